@@ -1,0 +1,1 @@
+"""Compute nodes: pure transformations."""

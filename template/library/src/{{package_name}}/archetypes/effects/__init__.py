@@ -1,0 +1,1 @@
+"""Effect nodes: the only nodes that do I/O."""

@@ -1,0 +1,1 @@
+"""Orchestrator nodes: workflows over the other nodes."""

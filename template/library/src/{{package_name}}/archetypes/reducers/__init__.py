@@ -1,0 +1,1 @@
+"""Reducer nodes: state and intents, no I/O."""
