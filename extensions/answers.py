@@ -46,7 +46,7 @@ def check_library_answers(
     project_name: str,
     package_name: str,
     author_email: str,
-    license: str,  # noqa: A002 - the answer's name
+    license: str,
     nodes: Sequence[str],
 ) -> str:
     """Raise `AnswersError` listing every bad answer; return "" when all are good."""

@@ -47,6 +47,7 @@ class OnexExtension(Extension):
     """Filters and globals of copier-onex."""
 
     def __init__(self, environment: Environment) -> None:
+        """Register the filters and globals on `environment`."""
         super().__init__(environment)
         naming, catalog, answers = (_submodule(n) for n in ("naming", "catalog", "answers"))
 

@@ -1,0 +1,33 @@
+"""Fixtures: rendered libraries (rendered once per test module) and the shared environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .project_env import ProjectEnv, prepare_env, requirements_of
+from .rendering import render_library
+
+
+@pytest.fixture(scope="session")
+def full_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library with every catalog node."""
+    return render_library(tmp_path_factory.mktemp("full") / "onex-full", project_name="ONEX Full")
+
+
+@pytest.fixture(scope="session")
+def trio_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library with three nodes, one effect, one compute and one reducer."""
+    return render_library(
+        tmp_path_factory.mktemp("trio") / "onex-trio",
+        project_name="ONEX Trio",
+        nodes=["database", "hashing", "session"],
+        license="Apache-2.0",
+    )
+
+
+@pytest.fixture(scope="session")
+def project_env(full_library: Path) -> ProjectEnv:
+    """The environment every rendered library's tools run in."""
+    return prepare_env(requirements_of(full_library))

@@ -1,0 +1,65 @@
+"""Render the suite's sub-templates in-process, the way the tests need them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import copier
+
+SUITE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def render_library(
+    destination: Path, src: str | Path = SUITE_ROOT, vcs_ref: str | None = "HEAD", **answers: Any
+) -> Path:
+    """Copy the library sub-template into `destination` with `answers` (defaults elsewhere).
+
+    By default renders the suite's working tree, uncommitted changes included
+    (`vcs_ref="HEAD"` keeps Copier from picking an older tag); `vcs_ref=None`
+    takes the latest tag, as `copier copy <url>` does for users.
+    """
+    copier.run_copy(
+        str(src),
+        destination,
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        vcs_ref=vcs_ref,
+        quiet=True,
+    )
+    return destination
+
+
+def git(*args: str, cwd: Path) -> str:
+    """Run git in `cwd` with a fixed identity; return its output."""
+    result = subprocess.run(
+        ["git", "-c", "user.name=copier-onex tests", "-c", "user.email=tests@copier-onex.invalid", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout
+
+
+def snapshot_suite(destination: Path, tag: str) -> Path:
+    """A git repository holding the suite's working tree, committed and tagged `tag`.
+
+    Tests of `file://` copies and updates consume this, as users consume a release.
+    Name `destination` `*.git`: Copier reads a `file://` URL as git only then.
+    """
+    files = git("ls-files", "--cached", "--others", "--exclude-standard", "-z", cwd=SUITE_ROOT).split("\0")
+    destination.mkdir(parents=True)
+    for name in filter(None, files):
+        source = SUITE_ROOT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+    git("init", "--quiet", "--initial-branch=main", cwd=destination)
+    git("add", "--all", cwd=destination)
+    git("commit", "--quiet", "--message", f"copier-onex {tag}", cwd=destination)
+    git("tag", tag, cwd=destination)
+    return destination

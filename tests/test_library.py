@@ -1,0 +1,115 @@
+"""The library sub-template: what it renders, and that the result passes its own checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from extensions import catalog
+
+from .project_env import ProjectEnv
+from .rendering import SUITE_ROOT, render_library, snapshot_suite
+
+TEMPLATE = SUITE_ROOT / "template" / "library"
+PACKAGE_SOURCE = TEMPLATE / "src" / "{{package_name}}"
+
+
+def test_every_catalog_node_has_a_module_and_a_test_in_the_template() -> None:
+    for node in catalog.CATALOG:
+        assert (PACKAGE_SOURCE / "archetypes" / node.package / f"{node.module_name}.py").is_file(), node.name
+        assert (TEMPLATE / "tests" / "archetypes" / f"test_{node.module_name}.py.jinja").is_file(), node.name
+
+
+def test_every_node_module_in_the_template_is_in_the_catalog() -> None:
+    modules = {p.stem for p in (PACKAGE_SOURCE / "archetypes").rglob("node_*.py")}
+    assert modules == {node.module_name for node in catalog.CATALOG}
+
+
+def _node_modules(library: Path) -> set[str]:
+    return {p.stem for p in library.glob("src/*/archetypes/*/node_*.py")}
+
+
+def test_full_library_has_every_node_and_its_answers(full_library: Path) -> None:
+    assert _node_modules(full_library) == {node.module_name for node in catalog.CATALOG}
+    answers = yaml.safe_load((full_library / ".copier-answers.yml").read_text())
+    assert answers["package_name"] == "onex_full"
+    assert answers["nodes"] == catalog.node_names()
+    assert "library_answers_check" not in answers
+    assert (full_library / "src" / "onex_full" / "py.typed").is_file()
+    assert "MIT License" in (full_library / "LICENSE").read_text()
+
+
+def test_trio_library_has_only_its_nodes_and_their_tests(trio_library: Path) -> None:
+    assert _node_modules(trio_library) == {
+        "node_database_effect",
+        "node_hashing_compute",
+        "node_session_reducer",
+    }
+    tests = {p.stem for p in trio_library.glob("tests/archetypes/test_node_*.py")}
+    assert tests == {"test_node_database_effect", "test_node_hashing_compute", "test_node_session_reducer"}
+    assert "Apache License" in (trio_library / "LICENSE").read_text()
+
+
+def test_copy_from_a_git_url_at_a_tag_records_url_and_tag(tmp_path: Path) -> None:
+    repository = snapshot_suite(tmp_path / "copier-onex.git", "v1.0.0")
+    url = f"file://{repository}"
+    destination = tmp_path / "from-url"
+    render_library(destination, src=url, vcs_ref=None, project_name="From URL")
+    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    assert answers["_src_path"] == url
+    assert answers["_commit"] == "v1.0.0"
+    assert (destination / "src" / "from_url" / "core" / "nodes.py").is_file()
+
+
+LIBRARIES = ["full_library", "trio_library"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("library_name", LIBRARIES)
+def test_ruff_is_clean(library_name: str, request: pytest.FixtureRequest, project_env: ProjectEnv) -> None:
+    library: Path = request.getfixturevalue(library_name)
+    project_env.run("ruff", "check", "--no-cache", ".", cwd=library)
+    project_env.run("ruff", "format", "--no-cache", "--check", ".", cwd=library)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("library_name", LIBRARIES)
+def test_mypy_strict_is_clean(library_name: str, request: pytest.FixtureRequest, project_env: ProjectEnv) -> None:
+    library: Path = request.getfixturevalue(library_name)
+    cache = project_env.path.parent / "mypy-cache" / library.name
+    project_env.run("mypy", "--cache-dir", str(cache), cwd=library)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("library_name", LIBRARIES)
+def test_generated_tests_pass(library_name: str, request: pytest.FixtureRequest, project_env: ProjectEnv) -> None:
+    library: Path = request.getfixturevalue(library_name)
+    project_env.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=library)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("library_name", "count"), [("full_library", 15), ("trio_library", 3)])
+def test_cli_lists_the_selected_nodes_and_reports_health(
+    library_name: str, count: int, request: pytest.FixtureRequest, project_env: ProjectEnv, tmp_path: Path
+) -> None:
+    library: Path = request.getfixturevalue(library_name)
+    package = library.name.replace("-", "_")
+    env = {"PYTHONPATH": str(library / "src")}
+    nodes = project_env.run("python", "-m", package, "nodes", cwd=tmp_path, env=env)
+    assert len(nodes.stdout.strip().splitlines()) == count
+    health = project_env.run("python", "-m", package, "health", cwd=tmp_path, env=env)
+    last_line = health.stdout.strip().splitlines()[-1]
+    assert last_line in {"overall: HEALTHY", "overall: DEGRADED"}, health.stdout
+
+
+@pytest.mark.slow
+def test_health_exits_non_zero_when_a_critical_component_is_down(
+    full_library: Path, project_env: ProjectEnv, tmp_path: Path
+) -> None:
+    env = {"PYTHONPATH": str(full_library / "src"), "ONEX_FULL_DATABASE_URL": "sqlite:////proc/onex/cannot.sqlite3"}
+    health = project_env.run("python", "-m", "onex_full", "health", cwd=tmp_path, env=env, check=False)
+    assert health.returncode == 1, health.stdout + health.stderr
+    assert "UNHEALTHY" in health.stdout
+    assert "node:database" in health.stdout
