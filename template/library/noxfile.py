@@ -19,7 +19,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on src/ and tests/."""
+    """Type-check src/ and tests/ with mypy --strict."""
     session.install("-e", ".[dev]")
     session.run("mypy")
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 PayloadT_co = TypeVar("PayloadT_co", bound=BaseModel, covariant=True)
 NewPayloadT = TypeVar("NewPayloadT", bound=BaseModel)
@@ -31,7 +31,8 @@ class OnexEnvelopeV1(BaseModel, Generic[PayloadT_co]):
     event_type: str = Field(min_length=1, description="What happened, e.g. `user_auth.completed`.")
     timestamp: datetime = Field(default_factory=_now, description="When the event was created (UTC).")
     source_node: str = Field(min_length=1, description="The node that emitted the event.")
-    payload: PayloadT_co = Field(description="The contract the event carries.")
+    # SerializeAsAny: an envelope typed with a base class still dumps the whole payload.
+    payload: SerializeAsAny[PayloadT_co] = Field(description="The contract the event carries.")
     metadata: dict[str, str] = Field(default_factory=dict, description="Free-form string tags.")
 
     @property

@@ -3,8 +3,9 @@
 The in-memory bus behaves like a small Kafka: each topic has `partitions`
 bounded queues; an envelope goes to the partition of its key, so events with
 one key (a conversation) are handled in order. Every consumer group gets every
-message; within a group, partitions are shared among its handlers. A handler
-that keeps failing sends the message to the dead-letter topic `<topic>.dlq`.
+message; within a group, partitions are shared among its handlers. A message
+whose handler keeps failing is published on the dead-letter topic `<topic>.dlq`
+with the reason in its metadata (and kept in `dead_letters` for inspection).
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class InMemoryEventBus:
         self._max_attempts = max_delivery_attempts
         self._topics: dict[str, dict[str, _Group]] = {}
         self._running = False
+        self._unfinished = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.dead_letters: list[tuple[str, Envelope, str]] = []
 
     @property
@@ -110,11 +114,8 @@ class InMemoryEventBus:
                 group.workers.clear()
 
     async def drain(self) -> None:
-        """Wait until every queued message has been handled."""
-        for groups in list(self._topics.values()):
-            for group in list(groups.values()):
-                for queue in group.queues:
-                    await queue.join()
+        """Wait until every queued message has been handled, including those handlers publish meanwhile."""
+        await self._idle.wait()
 
     async def publish(self, topic: str, envelope: Envelope, *, key: str | None = None) -> None:
         """Queue `envelope` on its key's partition in every group of `topic`."""
@@ -124,7 +125,13 @@ class InMemoryEventBus:
             )
         partition = zlib.crc32((key or envelope.key).encode()) % self._partitions
         for group in self._topics.get(topic, {}).values():
-            await group.queues[partition].put(envelope)
+            self._unfinished += 1
+            self._idle.clear()
+            try:
+                await group.queues[partition].put(envelope)
+            except BaseException:
+                self._message_done()
+                raise
 
     async def health_check(self) -> None:
         """Raise when the bus is not running."""
@@ -146,6 +153,12 @@ class InMemoryEventBus:
                 await self._deliver(topic, handler, envelope)
             finally:
                 queue.task_done()
+                self._message_done()
+
+    def _message_done(self) -> None:
+        self._unfinished -= 1
+        if not self._unfinished:
+            self._idle.set()
 
     async def _deliver(self, topic: str, handler: EnvelopeHandler, envelope: Envelope) -> None:
         error: Exception | None = None
@@ -158,4 +171,8 @@ class InMemoryEventBus:
                 return
         reason = f"{type(error).__name__}: {error}"
         _log.warning("dead-lettered %s from %s: %s", envelope.envelope_id, topic, reason)
-        self.dead_letters.append((dead_letter_topic(topic), envelope, reason))
+        dead_topic = dead_letter_topic(topic)
+        dead = envelope.model_copy(update={"metadata": {**envelope.metadata, "dead_letter_reason": reason}})
+        self.dead_letters.append((dead_topic, dead, reason))
+        if not topic.endswith(".dlq"):  # a failing dead-letter handler does not cascade
+            await self.publish(dead_topic, dead)

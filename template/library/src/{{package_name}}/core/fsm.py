@@ -58,8 +58,11 @@ class FsmManager(Generic[StateT]):
         """Whether `to_state` may follow the current state."""
         return to_state in self._transitions[self._state]
 
-    def transition(self, to_state: StateT, reason: str = "") -> ModelFsmTransition:
-        """Enter `to_state`, or raise `OnexError(INVALID_TRANSITION)`."""
+    def transition(self, to_state: StateT, reason: str = "", *, at: datetime | None = None) -> ModelFsmTransition:
+        """Enter `to_state`, or raise `OnexError(INVALID_TRANSITION)`.
+
+        `at` stamps the record (default: now); reducers pass their input's time to stay pure.
+        """
         if not self.can_transition(to_state):
             allowed = sorted(str(s) for s in self._transitions[self._state])
             raise OnexError(
@@ -67,7 +70,9 @@ class FsmManager(Generic[StateT]):
                 code=EnumCoreErrorCode.INVALID_TRANSITION,
                 details={"from": str(self._state), "to": str(to_state), "allowed": list(allowed)},
             )
-        record = ModelFsmTransition(from_state=self._state, to_state=to_state, reason=reason)
+        record = ModelFsmTransition(
+            from_state=self._state, to_state=to_state, reason=reason, at=at or datetime.now(UTC)
+        )
         self._history.append(record)
         self._state = to_state
         return record

@@ -5,9 +5,9 @@ from __future__ import annotations
 import bisect
 import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -97,7 +97,7 @@ class SupportsMetrics(Protocol):
 
 
 SelfT = TypeVar("SelfT", bound=SupportsMetrics)
-Method = Callable[Concatenate[SelfT, P], Awaitable[T]]
+Method = Callable[Concatenate[SelfT, P], Coroutine[Any, Any, T]]
 
 
 def monitor_performance(

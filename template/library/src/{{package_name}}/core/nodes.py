@@ -69,6 +69,8 @@ class NodeBase(ABC, Generic[InputT, OutputT]):
         """Take services from `container`; acquire nothing yet."""
         self.container = container
         self.lifecycle = EnumNodeLifecycle.CREATED
+        #: Why the last `startup()` failed, reported by `require_running`.
+        self.startup_error: BaseException | None = None
 
     @property
     def settings(self) -> ModelOnexSettings:
@@ -97,6 +99,14 @@ class NodeBase(ABC, Generic[InputT, OutputT]):
             )
         await self.initialize()
         await self.on_startup()
+        try:
+            await self.verify_startup()
+        except BaseException as error:
+            # Release what on_startup acquired; the node may be started again.
+            self.startup_error = error
+            await self.on_shutdown()
+            raise
+        self.startup_error = None
         self.lifecycle = EnumNodeLifecycle.RUNNING
 
     async def shutdown(self) -> None:
@@ -112,8 +122,9 @@ class NodeBase(ABC, Generic[InputT, OutputT]):
     def require_running(self) -> None:
         """Raise `OnexError(LIFECYCLE_ERROR)` unless the node has started."""
         if self.lifecycle is not EnumNodeLifecycle.RUNNING:
+            reason = f"start failed: {self.startup_error}" if self.startup_error else "call startup() first"
             raise OnexError(
-                f"node {self.node_name!r} is {self.lifecycle}, not RUNNING; call startup() first",
+                f"node {self.node_name!r} is {self.lifecycle}, not RUNNING; {reason}",
                 code=EnumCoreErrorCode.LIFECYCLE_ERROR,
             )
 
@@ -123,8 +134,11 @@ class NodeBase(ABC, Generic[InputT, OutputT]):
     async def on_startup(self) -> None:
         """Hook: open connections, files, clients."""
 
+    async def verify_startup(self) -> None:
+        """Hook: check the node can serve; a failure undoes `on_startup`."""
+
     async def on_shutdown(self) -> None:
-        """Hook: close what `on_startup` opened."""
+        """Hook: close what `on_startup` opened (also after a failed start)."""
 
     @abstractmethod
     async def process(self, input_data: InputT) -> OutputT:
@@ -184,9 +198,8 @@ class NodeEffect(NodeBase[InputT, OutputT]):
     async def check_connectivity(self) -> None:
         """Hook: raise when the dependency cannot be reached."""
 
-    async def startup(self) -> None:
-        """Acquire resources, then check connectivity through the breaker."""
-        await super().startup()
+    async def verify_startup(self) -> None:
+        """Check connectivity through the breaker (with retries)."""
         await self.run_effect(self.check_connectivity)
 
     async def health_check(self) -> None:

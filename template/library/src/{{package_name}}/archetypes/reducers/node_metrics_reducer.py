@@ -1,0 +1,119 @@
+"""The metrics reducer: aggregates item counts and sizes per namespace.
+
+The running totals come in with a batch of items (namespace, size in bytes);
+the new totals go out with one `database.upsert` intent for `onex_metrics` per
+namespace the batch touched. Aggregates (count, total, min, max) merge
+associatively, so folding batch A then batch B equals folding A + B: batches
+may be streamed in any split.
+"""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+from ...core.intents import ModelIntent
+from ...core.metrics import monitor_performance
+from ...core.nodes import ModelReducerOutput, NodeReducer
+
+METRICS_TABLE = "onex_metrics"
+
+
+class ModelMetricsItem(BaseModel):
+    """One observed item."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    namespace: str = Field(min_length=1, description="What the item is counted under.")
+    size_bytes: int = Field(ge=0, description="The item's size.")
+
+
+class ModelNamespaceMetrics(BaseModel):
+    """The aggregate of every item of one namespace."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    count: int = Field(default=0, ge=0, description="Items seen.")
+    total_bytes: int = Field(default=0, ge=0, description="Sum of their sizes.")
+    min_bytes: int | None = Field(default=None, ge=0, description="Smallest size; None before the first item.")
+    max_bytes: int | None = Field(default=None, ge=0, description="Largest size; None before the first item.")
+
+    @property
+    def mean_bytes(self) -> float | None:
+        """Mean size; None before the first item."""
+        return self.total_bytes / self.count if self.count else None
+
+    def merge(self, other: ModelNamespaceMetrics) -> ModelNamespaceMetrics:
+        """The aggregate of both: associative and commutative, with the empty aggregate as identity."""
+        sizes_min = [m for m in (self.min_bytes, other.min_bytes) if m is not None]
+        sizes_max = [m for m in (self.max_bytes, other.max_bytes) if m is not None]
+        return ModelNamespaceMetrics(
+            count=self.count + other.count,
+            total_bytes=self.total_bytes + other.total_bytes,
+            min_bytes=min(sizes_min, default=None),
+            max_bytes=max(sizes_max, default=None),
+        )
+
+    @classmethod
+    def of(cls, item: ModelMetricsItem) -> ModelNamespaceMetrics:
+        """The aggregate of one item."""
+        return cls(count=1, total_bytes=item.size_bytes, min_bytes=item.size_bytes, max_bytes=item.size_bytes)
+
+
+class ModelMetricsState(BaseModel):
+    """Aggregates of every namespace seen so far."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    namespaces: dict[str, ModelNamespaceMetrics] = Field(default_factory=dict, description="Aggregate per namespace.")
+
+
+class ModelMetricsInput(BaseModel):
+    """A batch of items to fold into the running aggregates."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: ModelMetricsState = Field(default_factory=ModelMetricsState, description="The aggregates before the batch.")
+    items: tuple[ModelMetricsItem, ...] = Field(description="The batch, in any order.")
+    now: AwareDatetime = Field(description="When the batch is folded; recorded as `updated_at`.")
+
+
+class ModelMetricsOutput(ModelReducerOutput):
+    """The aggregates after the batch, and which namespaces it touched."""
+
+    state: ModelMetricsState = Field(description="The aggregates after the batch.")
+    touched: tuple[str, ...] = Field(description="Namespaces the batch changed, sorted.")
+
+
+class NodeMetricsReducer(NodeReducer[ModelMetricsInput, ModelMetricsOutput]):
+    """Aggregates counts and sizes per namespace over streamed batches."""
+
+    node_name = "metrics"
+
+    @monitor_performance("metrics.process")
+    async def process(self, input_data: ModelMetricsInput) -> ModelMetricsOutput:
+        """Fold the batch into the aggregates."""
+        batch: dict[str, ModelNamespaceMetrics] = {}
+        for item in input_data.items:
+            batch[item.namespace] = batch.get(item.namespace, ModelNamespaceMetrics()).merge(
+                ModelNamespaceMetrics.of(item)
+            )
+        previous = input_data.state.namespaces
+        merged = {name: previous.get(name, ModelNamespaceMetrics()).merge(batch[name]) for name in sorted(batch)}
+        updated_at = input_data.now.isoformat()
+        return ModelMetricsOutput(
+            state=ModelMetricsState(namespaces={**previous, **merged}),
+            touched=tuple(merged),
+            intents=tuple(_upsert_intent(name, metrics, updated_at) for name, metrics in merged.items()),
+        )
+
+
+def _upsert_intent(namespace: str, metrics: ModelNamespaceMetrics, updated_at: str) -> ModelIntent:
+    row: dict[str, JsonValue] = {
+        "namespace": namespace,
+        "item_count": metrics.count,
+        "total_bytes": metrics.total_bytes,
+        "min_bytes": metrics.min_bytes,
+        "max_bytes": metrics.max_bytes,
+        "updated_at": updated_at,
+    }
+    return ModelIntent(intent_type="database.upsert", target=METRICS_TABLE, payload={"row": row, "key": ["namespace"]})
