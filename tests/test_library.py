@@ -113,3 +113,20 @@ def test_health_exits_non_zero_when_a_critical_component_is_down(
     assert health.returncode == 1, health.stdout + health.stderr
     assert "UNHEALTHY" in health.stdout
     assert "node:database" in health.stdout
+
+
+@pytest.mark.parametrize("library_name", LIBRARIES)
+def test_rendered_files_carry_no_template_syntax(library_name: str, request: pytest.FixtureRequest) -> None:
+    library: Path = request.getfixturevalue(library_name)
+    for path in library.rglob("*"):
+        if path.is_file():
+            assert path.suffix != ".jinja", path
+            text = path.read_text()
+            assert "{{ " not in text, path
+            assert "{%" not in text, path
+
+
+def test_readme_catalog_lists_exactly_the_selected_nodes(trio_library: Path) -> None:
+    readme = (trio_library / "README.md").read_text()
+    listed = {node.class_name for node in catalog.CATALOG if f"`{node.class_name}`" in readme}
+    assert listed == {"NodeDatabaseEffect", "NodeHashingCompute", "NodeSessionReducer"}

@@ -1,6 +1,6 @@
 """The ONEX core: archetype base classes and the services nodes share.
 
-Read in this order: `errors`, `settings`, `envelope`, `intents`, `fsm`,
+Read in this order: `errors`, `settings`, `envelope`, `intents`, `fsm`, `lifecycle`,
 `circuit_breaker`, `retry`, `event_bus`, `metrics`, `health`, `nodes`,
 `container`, `registry`.
 """

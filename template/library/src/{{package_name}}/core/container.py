@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Self, TypeVar, cast
+from typing import TypeVar, cast
 
 from .errors import EnumCoreErrorCode, OnexError
 from .event_bus import InMemoryEventBus, ProtocolEventBus
 from .health import HealthCheck, HealthRegistry
 from .intents import ModelIntent, ModelIntentResult
+from .lifecycle import AsyncLifecycle
 from .metrics import MetricsRegistry
 from .nodes import AnyNode
 from .registry import intent_routes
@@ -34,7 +34,7 @@ def create_event_bus(settings: ModelOnexSettings) -> ProtocolEventBus:
     )
 
 
-class OnexContainer:
+class OnexContainer(AsyncLifecycle):
     """One per process (or per test): settings, services, and node singletons.
 
     `async with OnexContainer() as container:` starts the event bus, and on
@@ -121,17 +121,3 @@ class OnexContainer:
         while self._started:
             await self._started.pop().shutdown()
         await self.event_bus.stop()
-
-    async def __aenter__(self) -> Self:
-        """Start the container."""
-        await self.startup()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Shut the container down."""
-        await self.shutdown()

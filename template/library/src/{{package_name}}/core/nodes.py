@@ -15,17 +15,17 @@ configuration), `startup` (acquire resources), `shutdown` (release them);
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from .circuit_breaker import CircuitBreaker
 from .errors import EnumCoreErrorCode, OnexError
 from .intents import ModelIntent
+from .lifecycle import AsyncLifecycle
 from .metrics import MetricsRegistry
 from .retry import RetryPolicy, is_transient
 
@@ -56,7 +56,7 @@ class EnumNodeLifecycle(StrEnum):
     STOPPED = "STOPPED"
 
 
-class NodeBase(ABC, Generic[InputT, OutputT]):
+class NodeBase(AsyncLifecycle, Generic[InputT, OutputT]):
     """What every node shares: container injection, lifecycle, health, metrics."""
 
     archetype: ClassVar[EnumNodeArchetype]
@@ -143,20 +143,6 @@ class NodeBase(ABC, Generic[InputT, OutputT]):
     @abstractmethod
     async def process(self, input_data: InputT) -> OutputT:
         """The node's one entry point."""
-
-    async def __aenter__(self) -> Self:
-        """Start the node."""
-        await self.startup()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Shut the node down."""
-        await self.shutdown()
 
 
 #: Any node, whatever its contracts (for registries and containers).

@@ -11,26 +11,23 @@ versioned files of `schema/sqlite/` once each, and it carries out the
 from __future__ import annotations
 
 import asyncio
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
 import aiosqlite
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from ... import schema
 from ...core.errors import EnumCoreErrorCode, OnexError
 from ...core.intents import ModelIntent
 from ...core.metrics import monitor_performance
 from ...core.nodes import NodeEffect
+from ...schema import ModelSchemaFile, schema_files
 
 if TYPE_CHECKING:
     from ...core.container import OnexContainer
@@ -49,7 +46,6 @@ MIGRATIONS_TABLE = "onex_schema_migrations"
 
 _TRANSACTION_KEYWORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 _QUOTES = {'"': '"', "`": "`"}
-_MIGRATION_FILE = re.compile(r"(?P<version>\d+)_\w+\.sql")
 
 
 class EnumDatabaseOperation(StrEnum):
@@ -114,15 +110,6 @@ class ModelDatabaseOutput(BaseModel):
         return self.rows[0] if self.rows else None
 
 
-@dataclass(frozen=True, order=True)
-class Migration:
-    """One versioned schema file."""
-
-    version: int
-    name: str
-    script: str
-
-
 def check_parameterised_sql(sql: str) -> None:
     """Refuse SQL that embeds values or could smuggle in a second statement.
 
@@ -174,38 +161,6 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def load_migrations(dialect: str) -> tuple[Migration, ...]:
-    """The schema files of `schema/<dialect>/`, ordered by version.
-
-    Raises:
-        OnexError: CONFIGURATION_ERROR for a misnamed file or a repeated version.
-    """
-    folder = resources.files(schema) / dialect
-    if not folder.is_dir():
-        return ()
-    migrations: list[Migration] = []
-    for entry in folder.iterdir():
-        if not entry.name.endswith(".sql"):
-            continue
-        match = _MIGRATION_FILE.fullmatch(entry.name)
-        if match is None:
-            raise OnexError(
-                f"schema file {entry.name!r} is not named <version>_<name>.sql",
-                code=EnumCoreErrorCode.CONFIGURATION_ERROR,
-                details={"file": entry.name},
-            )
-        migrations.append(Migration(int(match["version"]), entry.name, entry.read_text(encoding="utf-8")))
-    migrations.sort()
-    versions = [m.version for m in migrations]
-    if len(set(versions)) != len(versions):
-        raise OnexError(
-            f"schema/{dialect} has two files with one version",
-            code=EnumCoreErrorCode.CONFIGURATION_ERROR,
-            details={"files": [m.name for m in migrations]},
-        )
-    return tuple(migrations)
-
-
 class ProtocolDatabaseBackend(Protocol):
     """What the node needs of a database driver; SQLite is the embedded one.
 
@@ -245,8 +200,8 @@ class ProtocolDatabaseBackend(Protocol):
     async def table_columns(self, table: str) -> frozenset[str]:
         """The columns of `table`; empty when there is no such table."""
 
-    async def migrate(self, migrations: Sequence[Migration]) -> list[int]:
-        """Apply the migrations not yet recorded, each atomically; return their versions."""
+    async def migrate(self, files: Sequence[ModelSchemaFile]) -> list[int]:
+        """Apply the schema files not yet recorded, each atomically; return their versions."""
 
     def placeholder(self, index: int) -> str:
         """The placeholder of the positional parameter `index` (0-based)."""
@@ -379,28 +334,26 @@ class SqliteDatabaseBackend:
         rows = await self.fetch_all("SELECT name FROM pragma_table_info(?)", (table,))
         return frozenset(str(row["name"]) for row in rows)
 
-    async def migrate(self, migrations: Sequence[Migration]) -> list[int]:
-        """Apply, in order, each migration not recorded in `onex_schema_migrations`."""
+    async def migrate(self, files: Sequence[ModelSchemaFile]) -> list[int]:
+        """Apply, in order, each schema file not recorded in `onex_schema_migrations`."""
         await self.execute(
             "CREATE TABLE IF NOT EXISTS onex_schema_migrations ("
             "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
             (),
         )
         applied: list[int] = []
-        for migration in migrations:
+        for file in files:
             await self.begin()
             try:
-                done = await self.fetch_one(
-                    "SELECT 1 FROM onex_schema_migrations WHERE version = ?", (migration.version,)
-                )
+                done = await self.fetch_one("SELECT 1 FROM onex_schema_migrations WHERE version = ?", (file.version,))
                 if done is None:
-                    for statement in _split_script(migration.script):
+                    for statement in _split_script(file.sql):
                         await self.execute(statement, ())
                     await self.execute(
                         "INSERT INTO onex_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                        (migration.version, migration.name, datetime.now(UTC).isoformat()),
+                        (file.version, file.name, datetime.now(UTC).isoformat()),
                     )
-                    applied.append(migration.version)
+                    applied.append(file.version)
                 await self.commit()
             except BaseException:
                 await self.rollback()
@@ -608,10 +561,10 @@ class NodeDatabaseEffect(NodeEffect[ModelDatabaseInput, ModelDatabaseOutput]):
 
     async def _open(self) -> None:
         backend = self.backend
-        migrations = await asyncio.to_thread(load_migrations, backend.dialect)
+        files = await asyncio.to_thread(schema_files, backend.dialect)
         await backend.connect()
         try:
-            await backend.migrate(migrations)
+            await backend.migrate(files)
         except BaseException:
             await backend.close()
             raise
