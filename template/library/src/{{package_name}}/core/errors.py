@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
 
 class EnumCoreErrorCode(StrEnum):
@@ -59,3 +59,33 @@ class OnexError(Exception):
     def to_model(self) -> ModelErrorDetail:
         """The error as a model, for events and JSON output."""
         return ModelErrorDetail(code=self.code, message=self.message, details=self.details)
+
+
+class ModelFieldError(BaseModel):
+    """One field that failed validation; never carries the rejected value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str
+    code: str
+    message: str
+
+
+def field_errors(error: ValidationError) -> list[ModelFieldError]:
+    """Every field error of a Pydantic `ValidationError`, with dotted field paths."""
+    return [
+        ModelFieldError(field=".".join(str(part) for part in item["loc"]), code=item["type"], message=item["msg"])
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+
+
+def invalid_input(what: str, error: ValidationError, **details: JsonValue) -> OnexError:
+    """`OnexError(VALIDATION_ERROR)` naming the first bad field of `what` and listing them all."""
+    errors = field_errors(error)
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return OnexError(
+        f"{what}: {first.field or '<root>'}: {first.message}{more}",
+        code=EnumCoreErrorCode.VALIDATION_ERROR,
+        details={**details, "field": first.field, "errors": [e.model_dump() for e in errors]},
+    )

@@ -18,7 +18,7 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SerializeAsAny, ValidationError
 
-from ...core.errors import EnumCoreErrorCode, OnexError
+from ...core.errors import EnumCoreErrorCode, OnexError, field_errors
 from ...core.metrics import monitor_performance
 from ...core.nodes import NodeCompute
 
@@ -166,16 +166,7 @@ def _validate_records(
         try:
             valid.append(contract.model_validate(record))
         except ValidationError as exc:
-            errors += [
-                {
-                    "record": index,
-                    "line": line,
-                    "field": ".".join(str(part) for part in error["loc"]),
-                    "code": error["type"],
-                    "message": error["msg"],
-                }
-                for error in exc.errors(include_url=False, include_input=False)
-            ]
+            errors += [{"record": index, "line": line, **error.model_dump()} for error in field_errors(exc)]
     if not errors:
         return valid
     first = errors[0]

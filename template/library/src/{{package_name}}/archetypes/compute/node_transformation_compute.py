@@ -26,7 +26,7 @@ from pydantic import (
     ValidationError,
 )
 
-from ...core.errors import EnumCoreErrorCode, OnexError
+from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
 from ...core.metrics import monitor_performance
 from ...core.nodes import NodeCompute
 
@@ -216,17 +216,7 @@ def _validate(result: dict[str, JsonValue], contract: type[BaseModel]) -> BaseMo
     try:
         return contract.model_validate(result)
     except ValidationError as exc:
-        errors: list[JsonValue] = [
-            {"field": ".".join(str(part) for part in error["loc"]), "code": error["type"], "message": error["msg"]}
-            for error in exc.errors(include_url=False, include_input=False)
-        ]
-        first = exc.errors(include_url=False, include_input=False)[0]
-        path = ".".join(str(part) for part in first["loc"])
-        raise OnexError(
-            f"result does not satisfy {contract.__name__}: {path}: {first['msg']}",
-            code=EnumCoreErrorCode.VALIDATION_ERROR,
-            details={"contract": contract.__name__, "path": path, "errors": errors},
-        ) from exc
+        raise invalid_input(f"result does not satisfy {contract.__name__}", exc, contract=contract.__name__) from exc
 
 
 def _json_dump(model: BaseModel) -> dict[str, JsonValue]:

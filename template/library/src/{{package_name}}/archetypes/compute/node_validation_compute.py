@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
-from ...core.errors import EnumCoreErrorCode, OnexError
+from ...core.errors import EnumCoreErrorCode, OnexError, field_errors
 from ...core.metrics import monitor_performance
 from ...core.nodes import NodeCompute
 
@@ -185,13 +185,8 @@ def _check_contract(
         return [], contract.model_validate(payload)
     except ValidationError as exc:
         violations = [
-            ModelValidationViolation(
-                field=".".join(str(part) for part in error["loc"]),
-                code=error["type"],
-                message=error["msg"],
-                source=EnumViolationSource.CONTRACT,
-            )
-            for error in exc.errors(include_url=False, include_input=False)
+            ModelValidationViolation(**error.model_dump(), source=EnumViolationSource.CONTRACT)
+            for error in field_errors(exc)
         ]
         return violations, None
 

@@ -9,7 +9,6 @@ JSON object: its payload then travels as plain JSON fields.
 
 from __future__ import annotations
 
-import json
 import re
 from uuid import UUID
 
@@ -25,7 +24,7 @@ from pydantic import (
 )
 
 from ...core.envelope import OnexEnvelopeV1
-from ...core.errors import EnumCoreErrorCode, OnexError
+from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
 from ...core.event_bus import Envelope
 from ...core.intents import ModelIntent
 from ...core.metrics import monitor_performance
@@ -127,11 +126,7 @@ class NodeEventBusEffect(NodeEffect[ModelEventBusInput, ModelEventBusOutput]):
                 {"topic": intent.target, "envelope": intent.payload.get("envelope"), "key": intent.payload.get("key")}
             )
         except ValidationError as exc:
-            raise OnexError(
-                f"invalid event_bus.publish intent: {exc.error_count()} error(s)",
-                code=EnumCoreErrorCode.VALIDATION_ERROR,
-                details={"errors": json.loads(exc.json(include_url=False, include_input=False))},
-            ) from exc
+            raise invalid_input("invalid event_bus.publish intent", exc) from exc
         output = await self.process(data)
         return output.model_dump(mode="json")
 
