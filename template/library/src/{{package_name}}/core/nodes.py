@@ -128,6 +128,15 @@ class NodeBase(AsyncLifecycle, Generic[InputT, OutputT]):
                 code=EnumCoreErrorCode.LIFECYCLE_ERROR,
             )
 
+    def acquired(self, resource: T | None, what: str) -> T:
+        """`resource` once `startup` acquired it; otherwise `OnexError(LIFECYCLE_ERROR)`."""
+        if resource is None:
+            raise OnexError(
+                f"node {self.node_name!r} has no {what}; call startup() first",
+                code=EnumCoreErrorCode.LIFECYCLE_ERROR,
+            )
+        return resource
+
     async def on_initialize(self) -> None:
         """Hook: validate configuration."""
 

@@ -189,12 +189,11 @@ class NodeLlmCompute(NodeCompute[ModelLlmInput, ModelLlmOutput]):
     ) -> httpx.Response:
         """One request to Ollama, with transport failures and error statuses mapped to codes."""
         self.require_running()
-        if self._client is None:
-            raise OnexError("the LLM node's HTTP client is closed", code=EnumCoreErrorCode.LIFECYCLE_ERROR)
+        client = self.acquired(self._client, "HTTP client")
         details: dict[str, JsonValue] = {"url": f"{self.settings.llm_base_url}{path}"}
-        timeout = self._client.timeout if timeout_seconds is None else httpx.Timeout(timeout_seconds)
+        timeout = client.timeout if timeout_seconds is None else httpx.Timeout(timeout_seconds)
         try:
-            response = await self._client.request(method, path, json=body, timeout=timeout)
+            response = await client.request(method, path, json=body, timeout=timeout)
         except httpx.TimeoutException as exc:
             raise OnexError(
                 f"Ollama did not answer {method} {path} in time", code=EnumCoreErrorCode.TIMEOUT, details=details

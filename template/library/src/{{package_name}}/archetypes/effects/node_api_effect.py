@@ -271,12 +271,7 @@ class NodeApiEffect(NodeEffect[ModelApiInput, ModelApiOutput]):
         return _output(response)
 
     def _require_client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            raise OnexError(
-                f"node {self.node_name!r} has no HTTP client; call startup() first",
-                code=EnumCoreErrorCode.LIFECYCLE_ERROR,
-            )
-        return self._client
+        return self.acquired(self._client, "HTTP client")
 
 
 def _output(response: httpx.Response) -> ModelApiOutput:

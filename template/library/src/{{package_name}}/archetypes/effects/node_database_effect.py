@@ -407,12 +407,7 @@ class NodeDatabaseEffect(NodeEffect[ModelDatabaseInput, ModelDatabaseOutput]):
     @property
     def backend(self) -> ProtocolDatabaseBackend:
         """The driver backend (after `initialize`)."""
-        if self._backend is None:
-            raise OnexError(
-                f"node {self.node_name!r} is not initialized; call startup() first",
-                code=EnumCoreErrorCode.LIFECYCLE_ERROR,
-            )
-        return self._backend
+        return self.acquired(self._backend, "database backend")
 
     async def on_initialize(self) -> None:
         """Pick the backend from `settings.database_url`."""

@@ -261,12 +261,7 @@ class NodeFileEffect(NodeEffect[ModelFileInput, ModelFileOutput]):
     @property
     def root(self) -> Path:
         """The resolved root folder (after `startup`)."""
-        if self._root is None:
-            raise OnexError(
-                f"node {self.node_name!r} has no root folder; call startup() first",
-                code=EnumCoreErrorCode.LIFECYCLE_ERROR,
-            )
-        return self._root
+        return self.acquired(self._root, "root folder")
 
     async def on_startup(self) -> None:
         """Create `settings.file_root`."""

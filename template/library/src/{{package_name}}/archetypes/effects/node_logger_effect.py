@@ -259,12 +259,7 @@ class NodeLoggerEffect(NodeEffect[ModelLoggerInput, ModelLoggerOutput]):
             ) from exc
 
     def _require_logger(self) -> FilteringBoundLogger:
-        if self._logger is None:
-            raise OnexError(
-                f"node {self.node_name!r} has no logger; call startup() first",
-                code=EnumCoreErrorCode.LIFECYCLE_ERROR,
-            )
-        return self._logger
+        return self.acquired(self._logger, "logger")
 
 
 def _open_log_file(path: Path) -> TextIO:
