@@ -6,6 +6,7 @@ Run them through `python3 noxw.py -s <session>` (see README), or with nox direct
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -37,7 +38,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
-    """Generate a library into build/demo/, then run its CLI and its tests."""
+    """Generate a library into build/demo/, run its CLI, then its own nox sessions (lint, types, tests)."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "template"))
     shutil.rmtree(DEMO, ignore_errors=True)
     session.run(
@@ -57,4 +58,5 @@ def demo(session: nox.Session) -> None:
     with session.chdir(DEMO):
         session.run("onex_demo", "nodes")
         session.run("onex_demo", "health")
-        session.run("pytest", "-q")
+        # The generated project's own noxfile, run by the nox running this session.
+        session.run(sys.executable, "-m", "nox", external=True)

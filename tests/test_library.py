@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
+from uv import find_uv_bin
 
 from extensions import catalog
 
@@ -130,3 +133,20 @@ def test_readme_catalog_lists_exactly_the_selected_nodes(trio_library: Path) -> 
     readme = (trio_library / "README.md").read_text()
     listed = {node.class_name for node in catalog.CATALOG if f"`{node.class_name}`" in readme}
     assert listed == {"NodeDatabaseEffect", "NodeHashingCompute", "NodeSessionReducer"}
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_schema_files_and_type_information(trio_library: Path, tmp_path: Path) -> None:
+    subprocess.run(
+        [find_uv_bin(), "build", "--wheel", "--quiet", "--out-dir", str(tmp_path), str(trio_library)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("onex_trio-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "onex_trio/py.typed" in names
+    assert "onex_trio/schema/sqlite/0001_core.sql" in names
+    assert "onex_trio/archetypes/reducers/node_session_reducer.py" in names
+    assert not any("node_llm_compute" in name for name in names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "onex_trio = onex_trio.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
