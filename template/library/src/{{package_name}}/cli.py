@@ -1,4 +1,4 @@
-"""The command line: `nodes` lists the catalog, `health` checks every component."""
+"""The command line: `nodes` lists the catalog, `intents` their routes, `health` checks every component."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from .core.container import OnexContainer
 from .core.errors import OnexError
 from .core.health import EnumHealthStatus, ModelHealthReport
-from .core.registry import discover_nodes
+from .core.registry import discover_nodes, intent_routes
 
 
 def _print(text: str = "") -> None:
@@ -23,6 +23,15 @@ def command_nodes(_args: argparse.Namespace) -> int:
     width = max((len(d.name) for d in descriptors), default=4)
     for d in descriptors:
         _print(f"{d.name:<{width}}  {d.archetype.value:<12}  {d.node_class.__name__:<28}  {d.summary}")
+    return 0
+
+
+def command_intents(_args: argparse.Namespace) -> int:
+    """Print each intent type and the effect node that carries it out."""
+    routes = intent_routes()
+    width = max((len(intent_type) for intent_type in routes), default=6)
+    for intent_type, node_class in sorted(routes.items()):
+        _print(f"{intent_type:<{width}}  {node_class.node_name:<12}  {node_class.__name__}")
     return 0
 
 
@@ -57,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=__package__, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("nodes", help="list the catalog of nodes").set_defaults(func=command_nodes)
+    commands.add_parser("intents", help="list intent types and the nodes that carry them out").set_defaults(
+        func=command_intents
+    )
     health = commands.add_parser("health", help="check every component; exit 1 when unhealthy")
     health.add_argument("--json", action="store_true", help="print the report as JSON")
     health.set_defaults(func=command_health)
