@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -150,3 +151,19 @@ def test_the_wheel_carries_the_schema_files_and_type_information(trio_library: P
     assert not any("node_llm_compute" in name for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "onex_trio = onex_trio.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("library_name", LIBRARIES)
+def test_the_readme_example_runs(
+    library_name: str, request: pytest.FixtureRequest, project_env: ProjectEnv, tmp_path: Path
+) -> None:
+    library: Path = request.getfixturevalue(library_name)
+    (example,) = re.findall(r"```python\n(.*?)```", (library / "README.md").read_text(), re.DOTALL)
+    imports = [line for line in example.splitlines() if line.startswith(("from ", "import "))]
+    body = [f"    {line}" for line in example.splitlines() if line.strip() and line not in imports]
+    script = tmp_path / "example.py"
+    script.write_text(
+        "\n".join(["import asyncio", *imports, "async def main() -> None:", *body, "asyncio.run(main())"])
+    )
+    project_env.run("python", str(script), cwd=tmp_path, env={"PYTHONPATH": str(library / "src")})
