@@ -97,47 +97,40 @@ class ModelWorkflowOutput(BaseModel):
     transitions: tuple[ModelFsmTransition, ...] = Field(description="The run's FSM history, oldest first.")
 
 
-class ModelWorkflowStarted(BaseModel):
-    """Payload of `workflow-started`: a run was accepted."""
+class ModelWorkflowEvent(BaseModel):
+    """What every lifecycle event payload names: the run and its workflow."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     workflow_id: UUID = Field(description="Id of the run.")
-    workflow_name: str = Field(description="The workflow that runs.")
+    workflow_name: str = Field(description="The workflow of the run.")
+
+
+class ModelWorkflowStarted(ModelWorkflowEvent):
+    """Payload of `workflow-started`: a run was accepted."""
+
     max_attempts: int = Field(ge=1, description="Attempts the run may make.")
 
 
-class ModelWorkflowStateTransition(BaseModel):
+class ModelWorkflowStateTransition(ModelWorkflowEvent):
     """Payload of `workflow-state-transition`: the run's FSM moved."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    workflow_id: UUID = Field(description="Id of the run.")
-    workflow_name: str = Field(description="The workflow that runs.")
     from_state: EnumWorkflowState = Field(description="The state left.")
     to_state: EnumWorkflowState = Field(description="The state entered.")
     attempt: int = Field(ge=0, description="The current attempt, from 1.")
     reason: str = Field(description="Why the run moved.")
 
 
-class ModelWorkflowCompleted(BaseModel):
+class ModelWorkflowCompleted(ModelWorkflowEvent):
     """Payload of `workflow-completed`: the run succeeded."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    workflow_id: UUID = Field(description="Id of the run.")
-    workflow_name: str = Field(description="The workflow that ran.")
     attempts: int = Field(ge=1, description="Attempts made.")
     result: JsonValue = Field(description="The stop event's result, as JSON.")
 
 
-class ModelWorkflowFailed(BaseModel):
+class ModelWorkflowFailed(ModelWorkflowEvent):
     """Payload of `workflow-failed`: the run gave up."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    workflow_id: UUID = Field(description="Id of the run.")
-    workflow_name: str = Field(description="The workflow that ran.")
     attempts: int = Field(ge=0, description="Attempts made.")
     error: ModelErrorDetail = Field(description="The last attempt's failure.")
 
