@@ -63,8 +63,16 @@ def check_library_answers(
     return ""
 
 
-def answers_file(kind: str) -> str:
-    """Where each kind of sub-template keeps its answers in the project."""
+def answers_file(kind: str, name: str = "", archetype: str = "") -> str:
+    """Where each kind of sub-template keeps its answers in the project.
+
+    The library's answers are `.copier-answers.yml`; each feature and node has its
+    own file under `.copier/`, so each can be updated on its own.
+    """
     if kind == "library":
         return ".copier-answers.yml"
-    raise AnswersError(f"kind {kind!r} is not a sub-template of this suite (expected: library)")
+    if kind == "feature":
+        return f".copier/feature-{name}.yml"
+    if kind == "node":
+        return f".copier/node-{name}-{archetype}.yml"
+    raise AnswersError(f"kind {kind!r} is not a sub-template of this suite (expected: library, feature or node)")

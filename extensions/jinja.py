@@ -14,6 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from collections.abc import Callable
 from typing import Any
 
 from copier.errors import UserMessageError
@@ -43,19 +44,33 @@ def _submodule(name: str) -> Any:
     return importlib.import_module(f"{_load_package().__name__}.{name}")
 
 
+def _check(module: str, function: str) -> Callable[..., str]:
+    """`module.function` as a template global whose `AnswersError` becomes Copier's one-message error."""
+
+    def run(**kwargs: Any) -> str:
+        answers = _submodule("answers")
+        try:
+            return str(getattr(_submodule(module), function)(**kwargs))
+        except answers.AnswersError as error:
+            raise UserMessageError(str(error)) from error
+
+    return run
+
+
+def copier_operation() -> str:
+    """`copy` or `update`: Copier sets it for templated settings, not for questions, so read it here."""
+    from copier import _main  # noqa: PLC0415 - private, and only needed here
+
+    return str(_main._operation.get("copy"))  # noqa: SLF001
+
+
 class OnexExtension(Extension):
     """Filters and globals of copier-onex."""
 
     def __init__(self, environment: Environment) -> None:
         """Register the filters and globals on `environment`."""
         super().__init__(environment)
-        naming, catalog, answers = (_submodule(n) for n in ("naming", "catalog", "answers"))
-
-        def check_library_answers(**kwargs: Any) -> str:
-            try:
-                return str(answers.check_library_answers(**kwargs))
-            except answers.AnswersError as error:
-                raise UserMessageError(str(error)) from error
+        naming, catalog, answers, project = (_submodule(n) for n in ("naming", "catalog", "answers", "project"))
 
         environment.filters.update(
             onex_package_name=naming.package_name,
@@ -71,5 +86,9 @@ class OnexExtension(Extension):
             onex_licenses=answers.LICENSES,
             onex_current_year=lambda: datetime.now(UTC).year,
             onex_answers_file=answers.answers_file,
-            onex_check_library_answers=check_library_answers,
+            onex_copier_operation=copier_operation,
+            onex_project_state=project.project_state,
+            onex_check_library_answers=_check("answers", "check_library_answers"),
+            onex_check_feature_spec=_check("spec", "check_feature_spec"),
+            onex_check_node_answers=_check("custom_nodes", "check_node_answers"),
         )
