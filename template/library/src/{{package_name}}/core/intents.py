@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+#: A value a database intent's row holds, or a query parameter carries (structured values travel as JSON text).
+SqlScalar = str | int | float | bool | None
+
 
 class ModelIntent(BaseModel):
     """A deferred side effect, e.g. `database.upsert` into `onex_sessions`.
@@ -27,3 +30,18 @@ class ModelIntentResult(BaseModel):
     intent: ModelIntent
     executed_by: str = Field(description="The node that carried the intent out.")
     result: JsonValue = Field(default=None, description="The operation's result, if any.")
+
+
+class ModelStateQuery(BaseModel):
+    """A read of the rows a reducer's intents write.
+
+    Reducers do no I/O, so a workflow that folds new input into stored state
+    reads that state first: it runs the query on the database effect,
+    `rows = await database.fetch_all(query.sql, query.parameters)`, and hands
+    the rows to the reducer's matching `..._from_rows` function.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sql: str = Field(min_length=1, description="One SELECT with `?` placeholders and no literal values.")
+    parameters: tuple[SqlScalar, ...] = Field(default=(), description="The values of the placeholders, in order.")

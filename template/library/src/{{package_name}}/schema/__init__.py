@@ -1,9 +1,10 @@
 """Versioned schema files, applied in order at start by the database node.
 
 `sqlite/0001_core.sql` creates the tables the catalog's nodes write through
-intents. A new version is a new file `<version>_<name>.sql` with the next
-number; applied versions are recorded in `onex_schema_migrations`, so applying
-is idempotent.
+intents; `sqlite/0002_records.sql` the record store of features (`onex_records`:
+JSON documents keyed by collection and key). A new version is a new file
+`<version>_<name>.sql` with the next number; applied versions are recorded in
+`onex_schema_migrations`, so applying is idempotent.
 
 `schema_files()` lists a dialect's files in order; `table_columns()` describes
 the tables they create, read from a throwaway in-memory SQLite database.

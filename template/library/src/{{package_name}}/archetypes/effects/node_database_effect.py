@@ -6,11 +6,16 @@ calls by hand. SQL text may not embed string literals, comments or a second
 statement: values travel as parameters. At startup the node applies the
 versioned files of `schema/sqlite/` once each, and it carries out the
 `database.upsert` and `database.delete` intents on the tables they create.
+
+Features keep their domain records in `onex_records` without owning a table:
+`insert_record`, `upsert_record`, `get_record` and `delete_record` store JSON
+objects under a (collection, key) pair.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -21,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
 import aiosqlite
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError, model_validator
 
-from ...core.errors import EnumCoreErrorCode, OnexError
+from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
 from ...core.intents import ModelIntent
 from ...core.metrics import monitor_performance
 from ...core.nodes import NodeEffect
@@ -43,6 +48,22 @@ Row = dict[str, SqlValue]
 
 #: Where applied schema versions are recorded.
 MIGRATIONS_TABLE = "onex_schema_migrations"
+#: Where the record methods keep documents (schema file `0002_records.sql`).
+RECORDS_TABLE = "onex_records"
+
+# The record statements, in SQL that SQLite and PostgreSQL both accept (`?` becomes the backend's placeholder).
+_INSERT_RECORD = (
+    "INSERT INTO onex_records (collection, record_key, document, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (collection, record_key) DO NOTHING"
+)
+_UPSERT_RECORD = (
+    "INSERT INTO onex_records (collection, record_key, document, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (collection, record_key) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at"
+)
+_SELECT_RECORD = "SELECT document FROM onex_records WHERE collection = ? AND record_key = ?"
+_DELETE_RECORD = "DELETE FROM onex_records WHERE collection = ? AND record_key = ?"
+#: What a record's document is: a JSON object.
+_DOCUMENT: TypeAdapter[dict[str, JsonValue]] = TypeAdapter(dict[str, JsonValue])
 
 _TRANSACTION_KEYWORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 _QUOTES = {'"': '"', "`": "`"}
@@ -403,6 +424,8 @@ class NodeDatabaseEffect(NodeEffect[ModelDatabaseInput, ModelDatabaseOutput]):
         super().__init__(container)
         self._backend: ProtocolDatabaseBackend | None = None
         self._lock = asyncio.Lock()
+        #: The time records are written at (`created_at`, `updated_at`); replaceable in tests.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @property
     def backend(self) -> ProtocolDatabaseBackend:
@@ -554,6 +577,85 @@ class NodeDatabaseEffect(NodeEffect[ModelDatabaseInput, ModelDatabaseOutput]):
         rowcount, _ = await self._run(lambda db: db.execute(sql, values))
         return rowcount
 
+    @monitor_performance("database.insert_record")
+    async def insert_record(self, collection: str, key: str, document: Mapping[str, JsonValue]) -> None:
+        """Store `document` as the new record `key` of `collection`.
+
+        Raises:
+            OnexError: CONFLICT when the record exists (it is left unchanged);
+                VALIDATION_ERROR for an empty collection or key, or a document
+                that is not a JSON object.
+        """
+        text = _encode_document(collection, key, document)
+        now = self._timestamp()
+        if not await self._write_record(_INSERT_RECORD, (collection, key, text, now, now)):
+            raise OnexError(
+                f"record {key!r} of {collection!r} already exists",
+                code=EnumCoreErrorCode.CONFLICT,
+                details={"collection": collection, "key": key},
+            )
+
+    @monitor_performance("database.upsert_record")
+    async def upsert_record(self, collection: str, key: str, document: Mapping[str, JsonValue]) -> None:
+        """Store `document` as the record `key` of `collection`, replacing the one there, if any.
+
+        A replaced record keeps its `created_at`; `updated_at` becomes now.
+
+        Raises:
+            OnexError: VALIDATION_ERROR for an empty collection or key, or a
+                document that is not a JSON object.
+        """
+        text = _encode_document(collection, key, document)
+        now = self._timestamp()
+        await self._write_record(_UPSERT_RECORD, (collection, key, text, now, now))
+
+    @monitor_performance("database.get_record")
+    async def get_record(self, collection: str, key: str) -> dict[str, JsonValue] | None:
+        """The document of the record `key` of `collection`, or None when there is no such record.
+
+        Raises:
+            OnexError: VALIDATION_ERROR for an empty collection or key;
+                OPERATION_FAILED when the stored document is not a JSON object.
+        """
+        _check_record_address(collection, key)
+        sql = self._bind(_SELECT_RECORD)
+        row = await self._run(lambda db: db.fetch_one(sql, (collection, key)))
+        if row is None:
+            return None
+        try:
+            return _DOCUMENT.validate_json(str(row["document"]))
+        except ValidationError as exc:
+            raise OnexError(
+                f"the stored document of record {key!r} of {collection!r} is not a JSON object",
+                code=EnumCoreErrorCode.OPERATION_FAILED,
+                details={"collection": collection, "key": key},
+            ) from exc
+
+    @monitor_performance("database.delete_record")
+    async def delete_record(self, collection: str, key: str) -> bool:
+        """Delete the record `key` of `collection`; return whether it existed.
+
+        Raises:
+            OnexError: VALIDATION_ERROR for an empty collection or key.
+        """
+        _check_record_address(collection, key)
+        return await self._write_record(_DELETE_RECORD, (collection, key))
+
+    async def _write_record(self, sql: str, parameters: tuple[str, ...]) -> bool:
+        """Run a record statement with `?` placeholders; return whether it changed a row."""
+        statement = self._bind(sql)
+        rowcount, _ = await self._run(lambda db: db.execute(statement, parameters))
+        return rowcount > 0
+
+    def _bind(self, sql: str) -> str:
+        """`sql` with each `?` replaced by the backend's positional placeholder."""
+        first, *rest = sql.split("?")
+        return first + "".join(self.backend.placeholder(index) + part for index, part in enumerate(rest))
+
+    def _timestamp(self) -> str:
+        """Now, from `clock`, as UTC ISO-8601."""
+        return self.clock().astimezone(UTC).isoformat()
+
     async def _open(self) -> None:
         backend = self.backend
         files = await asyncio.to_thread(schema_files, backend.dialect)
@@ -597,6 +699,32 @@ class NodeDatabaseEffect(NodeEffect[ModelDatabaseInput, ModelDatabaseOutput]):
                 code=EnumCoreErrorCode.VALIDATION_ERROR,
                 details={"table": table, "unknown": list(unknown), "columns": ", ".join(sorted(known))},
             )
+
+
+def _check_record_address(collection: str, key: str) -> None:
+    """Refuse an empty collection or key with VALIDATION_ERROR."""
+    for name, value in (("collection", collection), ("key", key)):
+        if not value:
+            raise OnexError(
+                f"a record's {name} may not be empty",
+                code=EnumCoreErrorCode.VALIDATION_ERROR,
+                details={"collection": collection, "key": key},
+            )
+
+
+def _encode_document(collection: str, key: str, document: Mapping[str, JsonValue]) -> str:
+    """The JSON text of a record's document, after checking its address and that it is a JSON object."""
+    _check_record_address(collection, key)
+    try:
+        return json.dumps(_DOCUMENT.validate_python(document), separators=(",", ":"), allow_nan=False)
+    except ValidationError as exc:
+        raise invalid_input("a record's document", exc, collection=collection, key=key) from exc
+    except ValueError as exc:  # NaN or infinity: valid floats, not JSON
+        raise OnexError(
+            f"a record's document is not JSON: {exc}",
+            code=EnumCoreErrorCode.VALIDATION_ERROR,
+            details={"collection": collection, "key": key},
+        ) from exc
 
 
 def _scalar_mapping(value: JsonValue, field: str) -> dict[str, SqlValue]:

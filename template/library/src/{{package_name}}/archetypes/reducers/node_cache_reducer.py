@@ -5,22 +5,29 @@ an action (`get`, `put`, `delete`, `purge_expired`) and the time `now`; the new
 state goes out with write-through intents for `onex_cache_entries`:
 `database.upsert` for a put, `database.delete` for every entry that is deleted,
 expired or evicted. Expired entries are dropped lazily or by `purge_expired`.
+
+The read side loads a namespace: run `cache_state_query(namespace)` on the
+database effect and pass the rows to `cache_state_from_rows`. Access order is
+not stored, so loaded entries come in expiry order (see `cache_state_from_rows`).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from ...core.errors import EnumCoreErrorCode, OnexError
-from ...core.intents import ModelIntent
+from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
+from ...core.intents import ModelIntent, ModelStateQuery
 from ...core.metrics import monitor_performance
 from ...core.nodes import ModelReducerOutput, NodeReducer
 
 CACHE_TABLE = "onex_cache_entries"
+#: Where entries that never expire sort when a cache is loaded: after every entry that does.
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 class EnumCacheAction(StrEnum):
@@ -174,6 +181,50 @@ class NodeCacheReducer(NodeReducer[ModelCacheInput, ModelCacheOutput]):
             expired=expired,
             intents=tuple(_delete_intent(state.namespace, key) for key in expired),
         )
+
+
+def cache_state_query(namespace: str) -> ModelStateQuery:
+    """The read of every stored entry of the cache `namespace`, expired ones included."""
+    return ModelStateQuery(
+        sql="SELECT cache_key, value, expires_at FROM onex_cache_entries WHERE namespace = ?",
+        parameters=(namespace,),
+    )
+
+
+def cache_state_from_rows(namespace: str, rows: Sequence[Mapping[str, object]]) -> ModelCacheState:
+    """The cache `namespace` that the rows of `cache_state_query` hold; empty without rows.
+
+    The inverse of the reducer's intents up to order: access order is not
+    stored, so entries come least recently used first as far as the table can
+    tell, by expiry time (with one time-to-live, the order they were put),
+    entries that never expire last, ties by key.
+
+    Raises:
+        OnexError: VALIDATION_ERROR for an empty namespace, or a row that does
+            not hold an entry (a missing column, a value that is not JSON, ...).
+    """
+    try:
+        entries = [
+            ModelCacheEntry.model_validate(
+                {"key": row["cache_key"], "value": json.loads(str(row["value"])), "expires_at": row["expires_at"]}
+            )
+            for row in rows
+        ]
+        entries.sort(key=lambda entry: (entry.expires_at or _NEVER, entry.key))
+        return ModelCacheState(namespace=namespace, entries=tuple(entries))
+    except (KeyError, ValueError) as exc:  # a missing column, a value that is not JSON, a value the model refuses
+        raise _unreadable_row(exc) from exc
+
+
+def _unreadable_row(error: KeyError | ValueError) -> OnexError:
+    """VALIDATION_ERROR for rows of `onex_cache_entries` that do not hold a cache; never quotes their values."""
+    if isinstance(error, ValidationError):
+        return invalid_input(f"rows of {CACHE_TABLE}", error, table=CACHE_TABLE)
+    return OnexError(
+        f"rows of {CACHE_TABLE} do not hold a cache: {error!r}",
+        code=EnumCoreErrorCode.VALIDATION_ERROR,
+        details={"table": CACHE_TABLE},
+    )
 
 
 def _upsert_intent(namespace: str, entry: ModelCacheEntry) -> ModelIntent:

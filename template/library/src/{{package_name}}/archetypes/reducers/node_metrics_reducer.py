@@ -5,13 +5,20 @@ the new totals go out with one `database.upsert` intent for `onex_metrics` per
 namespace the batch touched. Aggregates (count, total, min, max) merge
 associatively, so folding batch A then batch B equals folding A + B: batches
 may be streamed in any split.
+
+The read side rebuilds the state from the table: run
+`metrics_state_query(namespaces)` on the database effect and pass the rows to
+`metrics_state_from_rows`.
 """
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from collections.abc import Mapping, Sequence
 
-from ...core.intents import ModelIntent
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
+from ...core.intents import ModelIntent, ModelStateQuery
 from ...core.metrics import monitor_performance
 from ...core.nodes import ModelReducerOutput, NodeReducer
 
@@ -105,6 +112,65 @@ class NodeMetricsReducer(NodeReducer[ModelMetricsInput, ModelMetricsOutput]):
             touched=tuple(merged),
             intents=tuple(_upsert_intent(name, metrics, updated_at) for name, metrics in merged.items()),
         )
+
+
+def metrics_state_query(namespaces: Sequence[str]) -> ModelStateQuery:
+    """The read of the stored aggregates of `namespaces`, one row each at most, in name order.
+
+    Before folding a batch, read the namespaces it touches:
+    `metrics_state_query([item.namespace for item in items])`; no namespaces read no rows.
+
+    Raises:
+        OnexError: VALIDATION_ERROR for one string instead of a sequence of namespaces.
+    """
+    if isinstance(namespaces, str):
+        raise OnexError(
+            "pass a sequence of namespaces, not one string",
+            code=EnumCoreErrorCode.VALIDATION_ERROR,
+            details={"namespaces": namespaces},
+        )
+    names = tuple(sorted(set(namespaces)))
+    where = f"namespace IN ({', '.join('?' for _ in names)})" if names else "1 = 0"
+    return ModelStateQuery(
+        sql=f"SELECT namespace, item_count, total_bytes, min_bytes, max_bytes FROM {METRICS_TABLE} "  # noqa: S608 - only placeholders are interpolated
+        f"WHERE {where} ORDER BY namespace",
+        parameters=names,
+    )
+
+
+def metrics_state_from_rows(rows: Sequence[Mapping[str, object]]) -> ModelMetricsState:
+    """The aggregates that rows of `onex_metrics` hold: the inverse of the reducer's upsert intents.
+
+    Namespaces without a row are simply absent: the reducer starts them from zero.
+
+    Raises:
+        OnexError: VALIDATION_ERROR when a row lacks a column or holds a value
+            an aggregate cannot (a negative count, say).
+    """
+    try:
+        namespaces = {
+            row["namespace"]: {
+                "count": row["item_count"],
+                "total_bytes": row["total_bytes"],
+                "min_bytes": row["min_bytes"],
+                "max_bytes": row["max_bytes"],
+            }
+            for row in rows
+        }
+        return ModelMetricsState.model_validate({"namespaces": namespaces})
+    except (KeyError, ValidationError) as exc:  # a missing column, a value an aggregate refuses
+        raise _unreadable_rows(exc) from exc
+
+
+def _unreadable_rows(error: KeyError | ValidationError) -> OnexError:
+    """VALIDATION_ERROR for rows of `onex_metrics` that do not hold aggregates; never quotes their values."""
+    if isinstance(error, ValidationError):
+        return invalid_input(f"rows of {METRICS_TABLE}", error, table=METRICS_TABLE)
+    return OnexError(
+        f"rows of {METRICS_TABLE} do not hold aggregates: {error!r}",
+        code=EnumCoreErrorCode.VALIDATION_ERROR,
+        details={"table": METRICS_TABLE},
+    )
 
 
 def _upsert_intent(namespace: str, metrics: ModelNamespaceMetrics, updated_at: str) -> ModelIntent:

@@ -5,20 +5,23 @@ session goes out with a `database.upsert` intent for `onex_sessions`. A session
 lives `ttl_seconds` (default `settings.session_ttl_seconds`) since its last
 refresh. Status changes go through an FSM: ACTIVE -> ACTIVE (refresh), CLOSED or
 EXPIRED; a lapsed session can only be expired, and CLOSED and EXPIRED are final.
+
+The read side loads the current session: run `session_query(session_id)` on
+the database effect and pass the rows to `session_from_rows`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from ...core.errors import EnumCoreErrorCode, OnexError
+from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
 from ...core.fsm import FsmManager, ModelFsmTransition
-from ...core.intents import ModelIntent
+from ...core.intents import ModelIntent, ModelStateQuery
 from ...core.metrics import monitor_performance
 from ...core.nodes import ModelReducerOutput, NodeReducer
 
@@ -177,6 +180,51 @@ class NodeSessionReducer(NodeReducer[ModelSessionInput, ModelSessionOutput]):
                 "data": {**session.data, **(input_data.data or {})},
             }
         return session.model_copy(update=update), transition
+
+
+def session_query(session_id: str) -> ModelStateQuery:
+    """The read of the stored session `session_id`: one row, or none when there is no such session."""
+    return ModelStateQuery(
+        sql="SELECT session_id, subject, status, data, created_at, refreshed_at, expires_at "
+        "FROM onex_sessions WHERE session_id = ?",
+        parameters=(session_id,),
+    )
+
+
+def session_from_rows(rows: Sequence[Mapping[str, object]]) -> ModelSession | None:
+    """The session that the rows of `session_query` hold, or None without a row.
+
+    The inverse of the reducer's upsert intent: `data` is read back from its JSON text.
+
+    Raises:
+        OnexError: VALIDATION_ERROR for more than one row, or a row that does
+            not hold a session (a missing column, an unknown status, ...).
+    """
+    if not rows:
+        return None
+    if len(rows) > 1:
+        raise OnexError(
+            f"{len(rows)} rows of {SESSIONS_TABLE} for one session",
+            code=EnumCoreErrorCode.VALIDATION_ERROR,
+            details={"table": SESSIONS_TABLE, "rows": len(rows)},
+        )
+    row = rows[0]
+    try:
+        columns = {name: row[name] for name in ModelSession.model_fields}
+        return ModelSession.model_validate(columns | {"data": json.loads(str(row["data"]))})
+    except (KeyError, ValueError) as exc:  # a missing column, data that is not JSON, a value the model refuses
+        raise _unreadable_row(exc) from exc
+
+
+def _unreadable_row(error: KeyError | ValueError) -> OnexError:
+    """VALIDATION_ERROR for a row of `onex_sessions` that does not hold a session; never quotes its values."""
+    if isinstance(error, ValidationError):
+        return invalid_input(f"a row of {SESSIONS_TABLE}", error, table=SESSIONS_TABLE)
+    return OnexError(
+        f"a row of {SESSIONS_TABLE} does not hold a session: {error!r}",
+        code=EnumCoreErrorCode.VALIDATION_ERROR,
+        details={"table": SESSIONS_TABLE},
+    )
 
 
 def _refused(session: ModelSession, target: EnumSessionStatus, why: str) -> OnexError:

@@ -5,19 +5,22 @@ entity), the requested state, and the transition table. The reducer validates
 the move with the core FSM, bumps the version, and returns the transition record
 with a `database.upsert` intent for `onex_entity_states`. Passing
 `expected_version` gives optimistic concurrency: a stale version is a CONFLICT.
+
+The read side loads the entity: run `entity_state_query(entity_type, entity_id)`
+on the database effect and pass the rows to `entity_state_from_rows`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import cast
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from ...core.errors import EnumCoreErrorCode, OnexError
+from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
 from ...core.fsm import FsmManager
-from ...core.intents import ModelIntent
+from ...core.intents import ModelIntent, ModelStateQuery
 from ...core.metrics import monitor_performance
 from ...core.nodes import ModelReducerOutput, NodeReducer
 
@@ -125,6 +128,49 @@ class NodeStateReducer(NodeReducer[ModelStateInput, ModelStateOutput]):
             at=input_data.now,
         )
         return ModelStateOutput(entity=entity, transition=transition, intents=(_upsert_intent(transition),))
+
+
+def entity_state_query(entity_type: str, entity_id: str) -> ModelStateQuery:
+    """The read of the stored state of one entity: one row, or none for an entity never created."""
+    return ModelStateQuery(
+        sql="SELECT state, version FROM onex_entity_states WHERE entity_type = ? AND entity_id = ?",
+        parameters=(entity_type, entity_id),
+    )
+
+
+def entity_state_from_rows(rows: Sequence[Mapping[str, object]]) -> ModelEntityState | None:
+    """The entity that the rows of `entity_state_query` hold, or None (a new entity) without a row.
+
+    The inverse of the reducer's upsert intent; pass it as `current` of the next change.
+
+    Raises:
+        OnexError: VALIDATION_ERROR for more than one row, or a row that does
+            not hold an entity state (a missing column, a version below 1, ...).
+    """
+    if not rows:
+        return None
+    if len(rows) > 1:
+        raise OnexError(
+            f"{len(rows)} rows of {ENTITY_STATES_TABLE} for one entity",
+            code=EnumCoreErrorCode.VALIDATION_ERROR,
+            details={"table": ENTITY_STATES_TABLE, "rows": len(rows)},
+        )
+    row = rows[0]
+    try:
+        return ModelEntityState.model_validate({"state": row["state"], "version": row["version"]})
+    except (KeyError, ValidationError) as exc:  # a missing column, a value the model refuses
+        raise _unreadable_row(exc) from exc
+
+
+def _unreadable_row(error: KeyError | ValidationError) -> OnexError:
+    """VALIDATION_ERROR for a row of `onex_entity_states` that does not hold a state; never quotes its values."""
+    if isinstance(error, ValidationError):
+        return invalid_input(f"a row of {ENTITY_STATES_TABLE}", error, table=ENTITY_STATES_TABLE)
+    return OnexError(
+        f"a row of {ENTITY_STATES_TABLE} does not hold an entity state: {error!r}",
+        code=EnumCoreErrorCode.VALIDATION_ERROR,
+        details={"table": ENTITY_STATES_TABLE},
+    )
 
 
 def _states(table: Mapping[str, frozenset[str]]) -> list[str]:
