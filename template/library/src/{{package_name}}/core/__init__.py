@@ -2,5 +2,5 @@
 
 Read in this order: `errors`, `settings`, `envelope`, `intents`, `fsm`, `lifecycle`,
 `circuit_breaker`, `retry`, `event_bus`, `metrics`, `health`, `nodes`,
-`container`, `registry`.
+`container`, `registry`, and `workflow` (orchestrators only).
 """

@@ -18,9 +18,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 from workflows import Workflow
-from workflows.errors import WorkflowConfigurationError, WorkflowTimeoutError, WorkflowValidationError
 from workflows.events import StopEvent
-from workflows.handler import WorkflowHandler
 
 from ...core.envelope import OnexEnvelopeV1, derive_envelope
 from ...core.errors import EnumCoreErrorCode, ModelErrorDetail, OnexError
@@ -28,6 +26,7 @@ from ...core.fsm import EnumWorkflowState, FsmManager, ModelFsmTransition, workf
 from ...core.metrics import monitor_performance
 from ...core.nodes import NodeOrchestrator
 from ...core.retry import TRANSIENT_CODES, RetryPolicy
+from ...core.workflow import wait_for_stop, workflow_errors
 
 if TYPE_CHECKING:
     from ...core.container import OnexContainer
@@ -302,33 +301,11 @@ class NodeWorkflowOrchestrator(NodeOrchestrator[ModelWorkflowInput, ModelWorkflo
         """One run of a fresh workflow; every failure comes out as an `OnexError`."""
         name, timeout = run.request.workflow_name, run.registration.timeout_seconds
         details: dict[str, JsonValue] = {"workflow_name": name, "attempt": run.attempts}
-        try:
+        with workflow_errors(name, timeout, details):
             workflow = run.registration.factory(timeout=timeout)
             handler = workflow.run(start_event=workflow.start_event_class(**run.request.payload))
             async with asyncio.timeout(timeout):
-                stop_event = await _stop_event(handler)
-        except OnexError:
-            raise
-        except (WorkflowTimeoutError, TimeoutError) as exc:
-            raise OnexError(
-                f"workflow {name!r} timed out after {timeout:g}s", code=EnumCoreErrorCode.TIMEOUT, details=details
-            ) from exc
-        except ValidationError as exc:
-            raise OnexError(
-                f"invalid start event for workflow {name!r}: {exc}",
-                code=EnumCoreErrorCode.VALIDATION_ERROR,
-                details=details,
-            ) from exc
-        except (WorkflowValidationError, WorkflowConfigurationError) as exc:
-            raise OnexError(
-                f"workflow {name!r} is not valid: {exc}", code=EnumCoreErrorCode.CONFIGURATION_ERROR, details=details
-            ) from exc
-        except Exception as exc:
-            raise OnexError(
-                f"workflow {name!r} failed: {type(exc).__name__}: {exc}",
-                code=EnumCoreErrorCode.OPERATION_FAILED,
-                details={**details, "exception": type(exc).__name__},
-            ) from exc
+                stop_event = await wait_for_stop(handler)
         value = stop_event.result if type(stop_event) is StopEvent else stop_event
         try:
             return _JSON.validate_python(to_jsonable_python(value))
@@ -394,18 +371,6 @@ class NodeWorkflowOrchestrator(NodeOrchestrator[ModelWorkflowInput, ModelWorkflo
             )
         await self.container.event_bus.publish(event.topic, envelope)
         run.last_event = envelope
-
-
-async def _stop_event(handler: WorkflowHandler) -> StopEvent:
-    """The run's stop event; when the wait is cancelled, the run is cancelled gracefully first."""
-    result = asyncio.ensure_future(handler.stop_event_result())
-    try:
-        return await asyncio.shield(result)
-    except asyncio.CancelledError:
-        await handler.cancel_run()
-        result.cancel()
-        await asyncio.gather(result, return_exceptions=True)
-        raise
 
 
 def _root_envelope(
