@@ -5,6 +5,7 @@ Run them through `python3 noxw.py -s <session>` (see README), or with nox direct
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -36,27 +37,43 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
+#: The demo's requests: (title, feature, request, expected exit code of `onex_demo run`).
+DEMO_RUNS: list[tuple[str, str, dict[str, str], int]] = [
+    (
+        "register ada",
+        "register_user",
+        {"username": "ada", "email": "ada@example.com", "password": "correct-horse-battery"},
+        0,
+    ),
+    ("log in with the right password", "user_auth", {"username": "ada", "password": "correct-horse-battery"}, 0),
+    ("log in with a wrong password", "user_auth", {"username": "ada", "password": "wrong-password"}, 1),
+    ("stamp a file", "metadata_stamping", {"path": "notes/hello.txt", "namespace": "docs"}, 0),
+    ("stamp it again", "metadata_stamping", {"path": "notes/hello.txt", "namespace": "docs"}, 0),
+]
+
+
+def _copier(session: nox.Session, *args: str) -> None:
+    session.run("copier", "copy", "--trust", "--defaults", "--vcs-ref", "HEAD", "--quiet", *args, str(ROOT), str(DEMO))
+
+
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
-    """Generate a library into build/demo/, run its CLI, then its own nox sessions (lint, types, tests)."""
+    """Generate a library with the three example features into build/demo/, run them, then its own nox sessions."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "template"))
     shutil.rmtree(DEMO, ignore_errors=True)
-    session.run(
-        "copier",
-        "copy",
-        "--trust",
-        "--defaults",
-        "--vcs-ref",
-        "HEAD",
-        "--quiet",
-        "--data",
-        "project_name=ONEX Demo",
-        str(ROOT),
-        str(DEMO),
-    )
+    _copier(session, "--data", "project_name=ONEX Demo")
+    for spec in sorted((ROOT / "examples").glob("*.yml")):
+        _copier(session, "--data", "kind=feature", "--data-file", str(spec))
     session.install("-e", f"{DEMO}[dev]")
     with session.chdir(DEMO):
         session.run("onex_demo", "nodes")
+        session.run("onex_demo", "features")
+        notes = DEMO / ".onex" / "files" / "notes"
+        notes.mkdir(parents=True, exist_ok=True)
+        (notes / "hello.txt").write_text("Hello, ONEX.\n", encoding="utf-8")
+        for title, feature, request, expected in DEMO_RUNS:
+            session.log(f"demo: {title} ({feature}); expect exit {expected}")
+            session.run("onex_demo", "run", feature, "--input", json.dumps(request), success_codes=[expected])
         session.run("onex_demo", "health")
         # The generated project's own noxfile, run by the nox running this session.
         session.run(sys.executable, "-m", "nox", external=True)

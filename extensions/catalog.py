@@ -91,4 +91,7 @@ def excluded_node_files(selected: list[str]) -> list[str]:
     for node in CATALOG:
         if node.name not in selected:
             patterns += [f"{node.module_name}.py", f"test_{node.module_name}.py"]
+    if "workflow" not in selected:
+        # Features run on the workflow orchestrator: without it, the library has no features package.
+        patterns += ["src/*/features/", "test_feature_runtime.py"]
     return patterns

@@ -17,7 +17,10 @@ from types import ModuleType
 from collections.abc import Callable
 from typing import Any
 
+import json
+
 from copier.errors import UserMessageError
+from copier_template_extensions import ContextHook
 from jinja2 import Environment
 from jinja2.ext import Extension
 
@@ -70,13 +73,19 @@ class OnexExtension(Extension):
     def __init__(self, environment: Environment) -> None:
         """Register the filters and globals on `environment`."""
         super().__init__(environment)
-        naming, catalog, answers, project = (_submodule(n) for n in ("naming", "catalog", "answers", "project"))
+        naming, catalog, answers, project, pycode, steps = (
+            _submodule(n) for n in ("naming", "catalog", "answers", "project", "pycode", "steps")
+        )
 
         environment.filters.update(
             onex_package_name=naming.package_name,
             onex_distribution_name=naming.distribution_name,
             onex_pascal_case=naming.pascal_case,
             onex_env_prefix=naming.env_prefix,
+            onex_repr=pycode.literal,
+            onex_block=pycode.block,
+            onex_string=pycode.string,
+            onex_docstring=pycode.docstring,
         )
         environment.globals.update(
             onex_catalog=catalog.CATALOG,
@@ -86,9 +95,55 @@ class OnexExtension(Extension):
             onex_licenses=answers.LICENSES,
             onex_current_year=lambda: datetime.now(UTC).year,
             onex_answers_file=answers.answers_file,
+            onex_call=pycode.call,
+            onex_expression=lambda value: steps.expression(value, "value"),
             onex_copier_operation=copier_operation,
             onex_project_state=project.project_state,
             onex_check_library_answers=_check("answers", "check_library_answers"),
             onex_check_feature_spec=_check("spec", "check_feature_spec"),
             onex_check_node_answers=_check("custom_nodes", "check_node_answers"),
         )
+        # The node sub-template: a custom node's names and files, and where each archetype's nodes live.
+        environment.globals.update(
+            onex_custom_node=_submodule("custom_nodes").custom_node,
+            onex_archetype_packages=catalog.ARCHETYPE_PACKAGES,
+        )
+
+
+#: The answers of the feature sub-template that make up a spec.
+SPEC_KEYS = (
+    "feature_name",
+    "feature_description",
+    "input",
+    "output",
+    "contracts",
+    "steps",
+    "result",
+    "examples",
+    "package_name",
+)
+
+
+class OnexContext(ContextHook):
+    """Adds `feature`, the rendered view of a valid feature spec, to the context of feature templates."""
+
+    def hook(self, context: dict[str, Any]) -> None:
+        """Set `context["feature"]` when the answers make a valid spec (the spec check reports the rest)."""
+        if context.get("kind") != "feature" or "feature" in context:
+            return
+        answers = {key: context.get(key) for key in SPEC_KEYS}
+        context["feature"] = _feature_view(json.dumps(answers, default=str))
+
+
+_views: dict[str, Any] = {}
+
+
+def _feature_view(key: str) -> Any:
+    """The feature view of the answers serialised in `key`, or None when they are not a valid spec (cached)."""
+    if key not in _views:
+        spec = _submodule("spec")
+        try:
+            _views[key] = spec.build_feature(**json.loads(key))
+        except (spec.SpecError, TypeError, KeyError):
+            _views[key] = None
+    return _views[key]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from .project_env import ProjectEnv, prepare_env, requirements_of
-from .rendering import render_library
+from .rendering import EXAMPLES, load_spec, render_feature, render_library
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +25,25 @@ def trio_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
         nodes=["database", "hashing", "session"],
         license="Apache-2.0",
     )
+
+
+#: Extra specs the feature library carries beside the examples (tests/specs/).
+SPECS = Path(__file__).resolve().parent / "specs"
+
+
+@pytest.fixture(scope="session")
+def feature_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library with every node, the three example features, and the test specs of tests/specs/.
+
+    `login` is `user_auth` under another name: the same contract names in two features.
+    """
+    library = render_library(tmp_path_factory.mktemp("features") / "onex-demo", project_name="ONEX Demo")
+    for spec in sorted(EXAMPLES.glob("*.yml")):
+        render_feature(library, load_spec(spec))
+    render_feature(library, {**load_spec(EXAMPLES / "user_auth.yml"), "feature_name": "login"})
+    for spec in sorted(SPECS.glob("*.yml")):
+        render_feature(library, load_spec(spec))
+    return library
 
 
 @pytest.fixture(scope="session")

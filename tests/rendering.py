@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import copier
+import yaml
 
 SUITE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +31,32 @@ def render_library(
         quiet=True,
     )
     return destination
+
+
+EXAMPLES = SUITE_ROOT / "examples"
+
+
+def load_spec(path: Path) -> dict[str, Any]:
+    """A feature spec file as Copier data."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), path
+    return data
+
+
+def render_feature(
+    library: Path, spec: dict[str, Any], src: str | Path = SUITE_ROOT, vcs_ref: str | None = "HEAD"
+) -> Path:
+    """Add the feature of `spec` to `library`, as `copier copy -d kind=feature --data-file SPEC` does."""
+    copier.run_copy(
+        str(src),
+        library,
+        data={"kind": "feature", **spec},
+        defaults=True,
+        unsafe=True,
+        vcs_ref=vcs_ref,
+        quiet=True,
+    )
+    return library
 
 
 def git(*args: str, cwd: Path) -> str:

@@ -1,0 +1,228 @@
+"""The feature sub-template: what a feature adds to a library, and that the examples run end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import copier
+import pytest
+import yaml
+
+from extensions.spec import build_feature
+
+from .conftest import SPECS
+from .project_env import ProjectEnv
+from .rendering import EXAMPLES, git, load_spec, render_feature, render_library, snapshot_suite
+
+EXAMPLE_NAMES = sorted(path.stem for path in EXAMPLES.glob("*.yml"))
+
+#: What the feature sub-template owns, relative to the library (`{pkg}` and `{name}` filled in).
+FEATURE_FILES = [
+    ".copier/feature-{name}.yml",
+    "docs/features/{name}.md",
+    "src/{pkg}/features/{name}/__init__.py",
+    "src/{pkg}/features/{name}/contracts.py",
+    "src/{pkg}/features/{name}/contracts.schema.json",
+    "src/{pkg}/features/{name}/events.py",
+    "src/{pkg}/features/{name}/handlers.py",
+    "src/{pkg}/features/{name}/hooks.py",
+    "src/{pkg}/features/{name}/logic.py",
+    "src/{pkg}/features/{name}/state.py",
+    "src/{pkg}/features/{name}/workflow.py",
+    "tests/features/test_{name}.py",
+]
+
+
+def _digest_tree(root: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_a_feature_adds_only_its_own_files(tmp_path: Path) -> None:
+    library = render_library(
+        tmp_path / "onex-lib",
+        project_name="ONEX Lib",
+        nodes=["database", "hashing", "session", "validation", "workflow"],
+    )
+    before = _digest_tree(library)
+    render_feature(library, load_spec(EXAMPLES / "user_auth.yml"))
+    after = _digest_tree(library)
+    assert {name: digest for name, digest in after.items() if name in before} == before, "a library file changed"
+    added = sorted(set(after) - set(before))
+    assert added == sorted(path.format(pkg="onex_lib", name="user_auth") for path in FEATURE_FILES)
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_the_answers_file_keeps_the_whole_spec_in_its_order(name: str, feature_library: Path) -> None:
+    spec = load_spec(EXAMPLES / f"{name}.yml")
+    answers = yaml.safe_load((feature_library / f".copier/feature-{name}.yml").read_text(encoding="utf-8"))
+    assert answers["kind"] == "feature"
+    assert answers["package_name"] == "onex_demo"
+    for key, value in spec.items():
+        assert answers[key] == value, key
+    for contract, schema in spec["contracts"].items():
+        assert list(answers["contracts"][contract]["properties"]) == list(schema["properties"])
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_the_json_schema_is_the_specs_closed_schema(name: str, feature_library: Path) -> None:
+    spec = load_spec(EXAMPLES / f"{name}.yml")
+    path = feature_library / f"src/onex_demo/features/{name}/contracts.schema.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert set(document["$defs"]) == set(spec["contracts"])
+    for contract, schema in spec["contracts"].items():
+        shipped = document["$defs"][contract]
+        assert shipped["additionalProperties"] is False
+        assert shipped["properties"] == {key: {**value} for key, value in schema["properties"].items()}
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_the_docs_draw_every_step_and_event(name: str, feature_library: Path) -> None:
+    spec = load_spec(EXAMPLES / f"{name}.yml")
+    doc = (feature_library / f"docs/features/{name}.md").read_text(encoding="utf-8")
+    assert "```mermaid" in doc
+    for step in spec["steps"]:
+        assert f'{step["name"]}["{step["name"]}<br/>' in doc
+    assert f"onex.cmd.onex_demo.{name}-requested.v1" in doc
+    assert f"onex.evt.onex_demo.{name}-completed.v1" in doc
+
+
+def test_features_carry_no_template_syntax(feature_library: Path) -> None:
+    for path in feature_library.rglob("*"):
+        if path.is_file() and "features" in path.parts:
+            text = path.read_text(encoding="utf-8")
+            assert "{{" not in text or path.suffix == ".md", path
+            assert "{%" not in text, path
+
+
+def test_two_features_may_name_their_contracts_alike(feature_library: Path) -> None:
+    for name in ("user_auth", "login"):
+        contracts = (feature_library / f"src/onex_demo/features/{name}/contracts.py").read_text(encoding="utf-8")
+        assert "class ModelUserAuthRequest(ModelContract):" in contracts
+
+
+def test_the_archetypes_of_the_examples_cover_all_four() -> None:
+    archetypes = set()
+    for name in EXAMPLE_NAMES:
+        view = build_feature(package_name="onex_demo", **load_spec(EXAMPLES / f"{name}.yml"))
+        archetypes |= {step.archetype for step in view.steps}
+    archetypes.add("orchestrator")  # every feature runs on the workflow orchestrator
+    assert archetypes == {"effect", "compute", "reducer", "orchestrator"}
+    assert {"effect", "compute", "reducer"} <= archetypes - {"orchestrator"}
+
+
+# ---------------------------------------------------------------- the generated project's own checks
+
+
+@pytest.mark.slow
+def test_ruff_is_clean_with_features(feature_library: Path, project_env: ProjectEnv) -> None:
+    project_env.run("ruff", "check", "--no-cache", ".", cwd=feature_library)
+    project_env.run("ruff", "format", "--no-cache", "--check", ".", cwd=feature_library)
+
+
+@pytest.mark.slow
+def test_mypy_strict_is_clean_with_features(feature_library: Path, project_env: ProjectEnv) -> None:
+    cache = project_env.path.parent / "mypy-cache" / feature_library.name
+    project_env.run("mypy", "--cache-dir", str(cache), cwd=feature_library)
+
+
+@pytest.mark.slow
+def test_generated_feature_tests_pass(feature_library: Path, project_env: ProjectEnv) -> None:
+    result = project_env.run(
+        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/features", cwd=feature_library
+    )
+    assert " passed" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_examples_run_end_to_end_from_the_cli(
+    feature_library: Path, project_env: ProjectEnv, tmp_path: Path
+) -> None:
+    env = {"PYTHONPATH": str(feature_library / "src")}
+
+    def run(feature: str, request: object, expected: int) -> dict[str, object]:
+        result = project_env.run(
+            "python",
+            "-m",
+            "onex_demo",
+            "run",
+            feature,
+            "--input",
+            json.dumps(request),
+            cwd=tmp_path,
+            env=env,
+            check=False,
+        )
+        assert result.returncode == expected, result.stdout + result.stderr
+        if expected == 2:
+            return {"stderr": result.stderr}
+        outcome: dict[str, object] = json.loads(result.stdout)
+        return outcome
+
+    listed = project_env.run("python", "-m", "onex_demo", "features", cwd=tmp_path, env=env).stdout
+    extra = [load_spec(path)["feature_name"] for path in SPECS.glob("*.yml")]
+    assert [line.split()[0] for line in listed.splitlines()] == sorted(["login", *EXAMPLE_NAMES, *extra])
+
+    ada = {"username": "ada", "email": "ada@example.com", "password": "correct-horse-battery"}
+    registered = run("register_user", ada, 0)
+    assert registered["event_type"] == "register_user.completed"
+    assert registered["payload"] == {"username": "ada", "email": "ada@example.com"}
+    taken = run("register_user", ada, 1)
+    assert taken["payload"]["error"]["code"] == "ONEX_CONFLICT"  # type: ignore[index]
+
+    session = run("user_auth", {"username": "ada", "password": "correct-horse-battery"}, 0)
+    assert session["payload"]["username"] == "ada"  # type: ignore[index]
+    assert len(session["payload"]["session_id"]) >= 32  # type: ignore[index]
+    wrong = run("user_auth", {"username": "ada", "password": "not-her-password"}, 1)
+    assert wrong["payload"]["error"]["code"] == "ONEX_PERMISSION_DENIED"  # type: ignore[index]
+    invalid = run("user_auth", {"username": "ada"}, 2)
+    assert "password" in str(invalid["stderr"])
+
+    files = tmp_path / ".onex" / "files"
+    files.mkdir(parents=True)
+    (files / "hello.txt").write_text("Hello, ONEX.\n", encoding="utf-8")
+    first = run("metadata_stamping", {"path": "hello.txt", "namespace": "docs"}, 0)
+    second = run("metadata_stamping", {"path": "hello.txt", "namespace": "docs"}, 0)
+    assert first["payload"]["digest"] == second["payload"]["digest"]  # type: ignore[index]
+    assert len(first["payload"]["digest"]) == 64  # type: ignore[index,arg-type]
+    assert (first["payload"]["namespace_count"], second["payload"]["namespace_count"]) == (1, 2)  # type: ignore[index]
+    assert second["payload"]["namespace_bytes"] == 2 * len(b"Hello, ONEX.\n")  # type: ignore[index]
+    missing = run("metadata_stamping", {"path": "nope.txt", "namespace": "docs"}, 1)
+    assert missing["payload"]["error"]["code"] == "ONEX_NOT_FOUND"  # type: ignore[index]
+    assert run("no_such_feature", {}, 2)
+
+
+def test_logic_py_survives_an_update_that_changes_its_template(tmp_path: Path) -> None:
+    """The user's logic.py is created once: a template change to it never reaches an existing feature."""
+    v1 = snapshot_suite(tmp_path / "v1" / "suite.git", "v1.0.0")
+    url = f"file://{v1}"
+    library = render_library(tmp_path / "onex-lib", src=url, vcs_ref=None, project_name="ONEX Lib")
+    render_feature(library, load_spec(EXAMPLES / "user_auth.yml"), src=url, vcs_ref=None)
+    logic = library / "src/onex_lib/features/user_auth/logic.py"
+    mine = logic.read_text(encoding="utf-8") + "\n# my own line\n"
+    logic.write_text(mine, encoding="utf-8")
+    git("init", "--quiet", cwd=library)
+    git("add", "--all", cwd=library)
+    git("commit", "--quiet", "--message", "mine", cwd=library)
+
+    template = v1 / "template/feature/src/{{package_name}}/features/{{feature_name}}/logic.py.jinja"
+    template.write_text(template.read_text(encoding="utf-8") + "# a template change\n", encoding="utf-8")
+    hooks = v1 / "template/feature/src/{{package_name}}/features/{{feature_name}}/hooks.py.jinja"
+    hooks.write_text(hooks.read_text(encoding="utf-8") + "# a hooks change\n", encoding="utf-8")
+    git("commit", "--quiet", "--all", "--message", "v2", cwd=v1)
+    git("tag", "v2.0.0", cwd=v1)
+
+    copier.run_update(
+        library, answers_file=".copier/feature-user_auth.yml", defaults=True, unsafe=True, quiet=True, overwrite=True
+    )
+    assert logic.read_text(encoding="utf-8") == mine
+    assert (
+        (library / "src/onex_lib/features/user_auth/hooks.py")
+        .read_text(encoding="utf-8")
+        .endswith("# a hooks change\n")
+    )
