@@ -63,6 +63,16 @@ def check_library_answers(
     return ""
 
 
+KINDS = ("library", "feature", "node")
+
+
+def check_kind(kind: str) -> str:
+    """Raise `AnswersError` unless `kind` names a sub-template; return ""."""
+    if kind not in KINDS:
+        raise AnswersError(f"kind {kind!r} is not a sub-template of this suite (expected: {', '.join(KINDS)})")
+    return ""
+
+
 def answers_file(kind: str, name: str = "", archetype: str = "") -> str:
     """Where each kind of sub-template keeps its answers in the project.
 

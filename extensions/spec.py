@@ -171,6 +171,8 @@ class FeatureView:
             imports.add("enum", "StrEnum")
         if self.contracts.uses("JsonValue"):
             imports.add("pydantic", "JsonValue")
+        if self.contracts.uses("Annotated"):
+            imports.add("typing", "Annotated")
         types = [name for name in (*SCALAR_TYPES.values(), *FORMAT_TYPES.values()) if self.contracts.uses(name)]
         imports.add("...core.contracts", "ModelContract", *types)
         return imports.render()
@@ -214,10 +216,10 @@ class FeatureView:
         """The import block of `workflow.py`."""
         imports = Imports()
         imports.add("workflows", "Context", "step")
-        imports.add("workflows.events", "Event", "StartEvent", "StopEvent")
+        imports.add("workflows.events", "StartEvent", "StopEvent", *(["Event"] if len(self.steps) > 1 else []))
         imports.add("uuid", "UUID")
         imports.add("...core.container", "OnexContainer")
-        imports.add("..runtime", "FeatureWorkflow")
+        imports.add("...core.workflow", "OnexWorkflow")
         imports.add(".contracts", self.input_class)
         imports.add(".logic", f"{self.stem}Logic")
         imports.add(".state", f"Model{self.stem}State")

@@ -315,7 +315,7 @@ def value_name_error(name: str) -> str:
         return f"{name!r} is not a snake_case name"
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return f"{name!r} is a Python keyword"
-    if name in RESERVED_VALUES or name.startswith("model_"):
+    if name in RESERVED_VALUES or name.startswith("model_") or name in dir(BaseModel):
         return f"{name!r} is reserved by the workflow state"
     return ""
 
@@ -323,7 +323,7 @@ def value_name_error(name: str) -> str:
 #: Names the workflow state already uses.
 RESERVED_VALUES = frozenset(
     {"request", "correlation_id", "causation_id", "value", "text", "integer", "number", "flag", "secret", "record",
-     "envelope", "input"}
+     "present", "envelope", "input"}
 )
 
 

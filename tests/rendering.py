@@ -59,6 +59,20 @@ def render_feature(
     return library
 
 
+def render_node(library: Path, src: str | Path = SUITE_ROOT, vcs_ref: str | None = "HEAD", **answers: Any) -> Path:
+    """Add a custom node to `library`, as `copier copy -d kind=node -d archetype=… -d node_name=…` does."""
+    copier.run_copy(
+        str(src),
+        library,
+        data={"kind": "node", **answers},
+        defaults=True,
+        unsafe=True,
+        vcs_ref=vcs_ref,
+        quiet=True,
+    )
+    return library
+
+
 def git(*args: str, cwd: Path) -> str:
     """Run git in `cwd` with a fixed identity; return its output."""
     result = subprocess.run(

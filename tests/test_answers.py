@@ -24,6 +24,7 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str]] = [
     ({"project_name": "json"}, "shadows the standard-library module 'json'"),
     ({"author_email": "ada.example.com"}, "author_email 'ada.example.com' is not an email address"),
     ({"nodes": []}, "nodes is empty"),
+    ({"license": "GPL"}, "license 'GPL' is not one of MIT, Apache-2.0, BSD-3-Clause"),
 ]
 
 
@@ -33,6 +34,13 @@ def test_bad_answer_is_refused_and_nothing_is_written(tmp_path: Path, answers: d
     with pytest.raises(UserMessageError, match="Invalid answers") as error:
         render_library(destination, **answers)
     assert message in str(error.value)
+    assert not destination.exists()
+
+
+def test_an_unknown_kind_is_refused_with_one_message(tmp_path: Path) -> None:
+    destination = tmp_path / "lib"
+    with pytest.raises(UserMessageError, match="kind 'plugin' is not a sub-template of this suite"):
+        render_library(destination, kind="plugin")
     assert not destination.exists()
 
 

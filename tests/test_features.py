@@ -14,7 +14,7 @@ from extensions.spec import build_feature
 
 from .conftest import SPECS
 from .project_env import ProjectEnv
-from .rendering import EXAMPLES, git, load_spec, render_feature, render_library, snapshot_suite
+from .rendering import EXAMPLES, git, load_spec, render_feature, render_library, render_node, snapshot_suite
 
 EXAMPLE_NAMES = sorted(path.stem for path in EXAMPLES.glob("*.yml"))
 
@@ -226,3 +226,105 @@ def test_logic_py_survives_an_update_that_changes_its_template(tmp_path: Path) -
         .read_text(encoding="utf-8")
         .endswith("# a hooks change\n")
     )
+
+
+#: A feature whose one step is a custom compute node, called from the feature's `logic.py`.
+SHOUTING = {
+    "feature_name": "shouting",
+    "feature_description": "Shout a word through a custom compute node.",
+    "input": "ShoutRequest",
+    "output": "ShoutResponse",
+    "contracts": {
+        "ShoutRequest": {
+            "type": "object",
+            "description": "A word to shout.",
+            "properties": {"word": {"type": "string", "minLength": 1, "description": "The word."}},
+            "required": ["word"],
+        },
+        "ShoutResponse": {
+            "type": "object",
+            "description": "The word, shouted.",
+            "properties": {"shouted": {"type": "string", "description": "The word in capitals."}},
+            "required": ["shouted"],
+        },
+    },
+    "steps": [{"name": "shout", "node": "shout_compute", "config": {"operation": "custom", "into": "shouted"}}],
+    "examples": [{"name": "hello", "input": {"word": "hello"}, "expect": "completed", "output": {"shouted": "HELLO"}}],
+}
+
+NODE_LOGIC = '''"""The shout compute: capitals."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...core.nodes import NodeCompute
+
+
+class ModelShoutInput(BaseModel):
+    """What to shout."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: str = Field(description="The value to shout.")
+
+
+class ModelShoutOutput(BaseModel):
+    """What was shouted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: str = Field(description="The value in capitals.")
+
+
+class ShoutComputeLogic(NodeCompute[ModelShoutInput, ModelShoutOutput]):
+    """Capitals."""
+
+    def compute(self, input_data: ModelShoutInput) -> ModelShoutOutput:
+        """The value in capitals."""
+        return ModelShoutOutput(value=input_data.value.upper())
+'''
+
+FEATURE_LOGIC = '''"""My shouting hooks."""
+
+from __future__ import annotations
+
+from pydantic import JsonValue
+
+from ...archetypes.compute.node_shout_compute import ModelShoutInput, NodeShoutCompute
+from .hooks import ShoutingHooks
+from .state import ModelShoutingState
+
+
+class ShoutingLogic(ShoutingHooks):
+    """The shout step calls the custom node."""
+
+    async def shout(self, state: ModelShoutingState, node: NodeShoutCompute) -> JsonValue:
+        """Shout the request's word."""
+        output = await node.process(ModelShoutInput(value=state.text("request.word")))
+        return output.value
+'''
+
+
+@pytest.mark.slow
+def test_a_feature_runs_a_custom_node_once_its_hooks_are_written(tmp_path: Path, project_env: ProjectEnv) -> None:
+    library = render_library(tmp_path / "onex-shout", project_name="ONEX Shout", nodes=["logger", "workflow"])
+    render_node(library, archetype="compute", node_name="shout", node_description="Shouts.")
+    render_feature(library, SHOUTING)
+    env = {"PYTHONPATH": str(library / "src")}
+    pending = project_env.run(
+        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/features", cwd=library, check=False
+    )
+    assert pending.returncode == 1
+    assert "write the 'shout' hook in features/shouting/logic.py" in pending.stdout
+
+    (library / "src/onex_shout/archetypes/compute/shout_compute_logic.py").write_text(NODE_LOGIC, encoding="utf-8")
+    (library / "src/onex_shout/features/shouting/logic.py").write_text(FEATURE_LOGIC, encoding="utf-8")
+    (library / "tests/archetypes/test_node_shout_compute.py").unlink()  # the node's own example test is the user's
+    project_env.run("ruff", "check", "--no-cache", ".", cwd=library)
+    project_env.run("mypy", "--cache-dir", str(project_env.path.parent / "mypy-cache" / library.name), cwd=library)
+    project_env.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=library)
+    result = project_env.run(
+        "python", "-m", "onex_shout", "run", "shouting", "--input", '{"word": "onex"}', cwd=tmp_path, env=env
+    )
+    assert json.loads(result.stdout)["payload"] == {"shouted": "ONEX"}

@@ -168,7 +168,8 @@ class ModelContract(BaseModel):
     model_config = ConfigDict(
         frozen=True,
         extra="forbid",
-        validate_by_name=True,
+        # Spec names only: a field's Python name (`from_` for `from`) is no property of the schema.
+        validate_by_name=False,
         validate_by_alias=True,
         serialize_by_alias=True,
         regex_engine="python-re",

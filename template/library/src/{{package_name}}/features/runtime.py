@@ -1,7 +1,7 @@
 """What every generated feature builds on: its descriptor, workflow, state, hooks and bus handler.
 
 A feature (generated from its spec) is a `Feature`: contracts, three events, a
-`FeatureWorkflow` whose steps call catalog nodes, and a `FeatureHandler` that
+`OnexWorkflow` whose steps call catalog nodes, and a `FeatureHandler` that
 serves the requested topic. `FeatureRunner` registers the workflows with the
 workflow orchestrator (FSM, lifecycle events, retries) and runs requests:
 `run` for one request in-process, `subscribe` to serve them from the bus.
@@ -20,7 +20,6 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
-from workflows import Workflow
 
 from ..archetypes.orchestrators.node_workflow_orchestrator import (
     ModelWorkflowInput,
@@ -29,7 +28,7 @@ from ..archetypes.orchestrators.node_workflow_orchestrator import (
 from ..core.envelope import OnexEnvelopeV1
 from ..core.errors import EnumCoreErrorCode, ModelErrorDetail, OnexError, invalid_input
 from ..core.fsm import EnumWorkflowState
-from ..core.nodes import AnyNode
+from ..core.workflow import OnexWorkflow
 
 if TYPE_CHECKING:
     from ..core.container import OnexContainer
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
-NodeT = TypeVar("NodeT", bound=AnyNode)
 
 
 @dataclass(frozen=True)
@@ -186,19 +184,6 @@ class FeatureHooks:
         self.container = container
 
 
-class FeatureWorkflow(Workflow):
-    """Base of a feature's LlamaIndex workflow: nodes come from the container."""
-
-    def __init__(self, container: OnexContainer, *, timeout: float | None = None) -> None:
-        """A fresh workflow for one attempt of one run."""
-        super().__init__(timeout=timeout)
-        self.container = container
-
-    async def node(self, node_class: type[NodeT]) -> NodeT:
-        """The container's instance of `node_class`, started."""
-        return await self.container.start_node(node_class)
-
-
 @dataclass(frozen=True)
 class Feature(Generic[RequestT, ResponseT]):
     """One feature of the library, as its package declares it in `FEATURE`."""
@@ -207,7 +192,7 @@ class Feature(Generic[RequestT, ResponseT]):
     description: str
     request_model: type[RequestT]
     response_model: type[ResponseT]
-    workflow_class: type[FeatureWorkflow]
+    workflow_class: type[OnexWorkflow]
     handler_class: type[FeatureHandler[RequestT, ResponseT]]
     topics: FeatureTopics
 
@@ -369,7 +354,7 @@ class FeatureRunner:
             return self._orchestrator
 
     def _factory(self, feature: Feature[Any, Any]) -> Any:
-        def build(*, timeout: float | None) -> FeatureWorkflow:
+        def build(*, timeout: float | None) -> OnexWorkflow:
             return feature.workflow_class(self.container, timeout=timeout)
 
         return build
