@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from . import steps
 from .naming import pascal_case
 
 Archetype = Literal["effect", "compute", "reducer", "orchestrator"]
@@ -32,6 +33,12 @@ class CatalogNode:
     name: str
     archetype: Archetype
     summary: str
+    #: What a feature's step may ask of the node (`extensions.steps`); the first is the default.
+    operations: tuple[type[steps.Operation], ...] = ()
+
+    def step_operations(self) -> dict[str, type[steps.Operation]]:
+        """Operation name -> config class of a step on this node, `custom` included."""
+        return steps.offered(self.operations)
 
     @property
     def class_name(self) -> str:
@@ -55,20 +62,32 @@ class CatalogNode:
 
 
 CATALOG: tuple[CatalogNode, ...] = (
-    CatalogNode("database", "effect", "async SQL with parameterised queries and transactions"),
-    CatalogNode("api", "effect", "HTTP calls confined to one base URL, with timeouts and retries"),
-    CatalogNode("event_bus", "effect", "publishes event envelopes on the bus"),
-    CatalogNode("file", "effect", "reads, writes and lists files inside one root folder"),
-    CatalogNode("logger", "effect", "structured logs with secrets redacted"),
-    CatalogNode("validation", "compute", "checks a payload against a contract and rules"),
-    CatalogNode("hashing", "compute", "BLAKE3/SHA-256 for content; scrypt/argon2 for passwords"),
+    CatalogNode(
+        "database",
+        "effect",
+        "async SQL with parameterised queries and transactions",
+        (steps.DatabaseInsert, steps.DatabaseUpsert, steps.DatabaseGet, steps.DatabaseDelete),
+    ),
+    CatalogNode("api", "effect", "HTTP calls confined to one base URL, with timeouts and retries", (steps.ApiRequest,)),
+    CatalogNode("event_bus", "effect", "publishes event envelopes on the bus", (steps.EventBusPublish,)),
+    CatalogNode(
+        "file", "effect", "reads, writes and lists files inside one root folder", (steps.FileRead, steps.FileWrite)
+    ),
+    CatalogNode("logger", "effect", "structured logs with secrets redacted", (steps.LoggerLog,)),
+    CatalogNode("validation", "compute", "checks a payload against a contract and rules", (steps.ValidationValidate,)),
+    CatalogNode(
+        "hashing",
+        "compute",
+        "BLAKE3/SHA-256 for content; scrypt/argon2 for passwords",
+        (steps.HashingHashPassword, steps.HashingVerifyPassword, steps.HashingDigest),
+    ),
     CatalogNode("parser", "compute", "parses JSON, YAML and CSV text into validated models"),
     CatalogNode("transformation", "compute", "declarative mapping, renaming and projection"),
-    CatalogNode("llm", "compute", "text generation through Ollama, with a response cache"),
-    CatalogNode("session", "reducer", "opens, refreshes, closes and expires sessions"),
-    CatalogNode("state", "reducer", "tracks entity states through a finite-state machine"),
+    CatalogNode("llm", "compute", "text generation through Ollama, with a response cache", (steps.LlmGenerate,)),
+    CatalogNode("session", "reducer", "opens, refreshes, closes and expires sessions", (steps.SessionOpen,)),
+    CatalogNode("state", "reducer", "tracks entity states through a finite-state machine", (steps.StateTransition,)),
     CatalogNode("cache", "reducer", "a bounded cache with time-to-live and eviction"),
-    CatalogNode("metrics", "reducer", "aggregates counts and sizes per namespace"),
+    CatalogNode("metrics", "reducer", "aggregates counts and sizes per namespace", (steps.MetricsRecord,)),
     CatalogNode("workflow", "orchestrator", "runs LlamaIndex workflows with FSM, events and retries"),
 )
 

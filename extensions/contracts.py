@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -48,6 +49,7 @@ PYDANTIC_RESERVED = frozenset(
         "construct", "copy", "dict", "fields", "from_orm", "json", "mro", "parse_file", "parse_obj", "parse_raw",
         "register", "schema", "schema_json", "update_forward_refs", "validate",
         "list", "str",
+        "l",  # ruff's E741 (ambiguous name), which generated code must pass
     }
 )  # fmt: skip
 
@@ -175,7 +177,8 @@ def python_name(name: str) -> str:
 
 def enum_member(value: str) -> str:
     """The member name of an enum value: `in-progress` -> `IN_PROGRESS`."""
-    member = re.sub(r"\W+", "_", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", value)).strip("_").upper()
+    ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()  # naïve -> NAIVE
+    member = re.sub(r"\W+", "_", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", ascii_value)).strip("_").upper()
     if not member or member[0].isdigit() or keyword.iskeyword(member.lower()):
         member = f"V_{member}"
     return member
@@ -191,6 +194,8 @@ class _ContractCompiler:
 
     def compile(self) -> ContractsView:
         for name in self.schemas:
+            if model_class(name) == "ModelContract":  # the base class `contracts.py` imports
+                raise SpecError(f"contracts.{name}", "generates the class ModelContract, the base of every contract")
             self.view.classes[name] = model_class(name)
             self.class_names.add(model_class(name))
         for name, schema in self.schemas.items():
@@ -221,7 +226,9 @@ class _ContractCompiler:
         for prop, prop_schema in properties.items():
             prop_path = f"{path}.properties.{prop}"
             if not _PROPERTY_NAME.match(prop):
-                raise SpecError(prop_path, "a property name must start with a letter or _ and hold only letters, digits, _ and -")
+                raise SpecError(
+                    prop_path, "a property name must start with a letter or _ and hold only letters, digits, _ and -"
+                )
             name = python_name(prop)
             if name in seen:
                 raise SpecError(prop_path, f"becomes the Python name {name!r}, like property {seen[name]!r}")
@@ -231,6 +238,7 @@ class _ContractCompiler:
 
     def _field(self, path: str, stem: str, prop: str, name: str, schema: SchemaNode, required: bool) -> FieldView:
         annotation = self._annotation(path, f"{stem}{pascal_case(python_name(prop))}", schema)
+        limits = _constraints(path, schema)  # before the default is checked against them
         arguments: list[str] = []
         if schema.default is not None:
             if required:
@@ -242,7 +250,7 @@ class _ContractCompiler:
             annotation = f"{annotation} | None"
         if name != prop:
             arguments.append(f"alias={literal(prop)}")
-        arguments += _constraints(path, schema)
+        arguments += limits
         description = schema.description or (self._ref_description(schema) if schema.ref else None)
         if description:
             arguments.append(f"description={string(description, indent=8, room=13)}")
@@ -270,7 +278,7 @@ class _ContractCompiler:
         if schema.type == "array":
             if schema.items is None:
                 raise SpecError(f"{path}.items", "missing: an array needs items")
-            return f"list[{self._annotation(f'{path}.items', f'{stem}Item', schema.items)}]"
+            return f"list[{self._item(f'{path}.items', f'{stem}Item', schema.items)}]"
         if schema.items is not None:
             raise SpecError(f"{path}.items", "applies to arrays only")
         if schema.properties is not None or schema.required is not None:
@@ -278,6 +286,14 @@ class _ContractCompiler:
         if schema.format is not None:
             return FORMAT_TYPES[schema.format]
         return SCALAR_TYPES[schema.type]
+
+    def _item(self, path: str, stem: str, schema: SchemaNode) -> str:
+        """The annotation of an array's items, with their limits (`Annotated[Text, Field(min_length=1)]`)."""
+        annotation = self._annotation(path, stem, schema)
+        if schema.default is not None:
+            raise SpecError(f"{path}.default", "applies to properties only, not to an array's items")
+        limits = _constraints(path, schema)
+        return f"Annotated[{annotation}, Field({', '.join(limits)})]" if limits else annotation
 
     def _ref(self, path: str, schema: SchemaNode) -> str:
         ref = schema.ref or ""
@@ -304,7 +320,9 @@ class _ContractCompiler:
             raise SpecError(f"{path}.enum", "an enum cannot also have format, pattern or length limits")
         members = [(enum_member(str(value)), str(value)) for value in values]
         if len({member for member, _ in members}) != len(members):
-            raise SpecError(f"{path}.enum", "two values give the same member name; make them differ in letters or digits")
+            raise SpecError(
+                f"{path}.enum", "two values give the same member name; make them differ in letters or digits"
+            )
         class_name = self._claim(path, f"Enum{stem}")
         self.view.enums.append(EnumView(class_name, _docstring(schema.description, stem), tuple(members)))
         return class_name
@@ -312,7 +330,8 @@ class _ContractCompiler:
     def _literal(self, annotation: str, value: JsonValue) -> str:
         for enum in self.view.enums:
             if enum.name == annotation:
-                return f"{enum.name}.{dict((v, m) for m, v in enum.members)[str(value)]}"
+                member = next(member for member, text in enum.members if text == value)
+                return f"{enum.name}.{member}"
         return literal(value)
 
 
@@ -326,15 +345,15 @@ def _constraints(path: str, schema: SchemaNode) -> list[str]:
     arguments: list[str] = []
     string_limits = {"minLength": schema.min_length, "maxLength": schema.max_length, "pattern": schema.pattern}
     number_limits = {"minimum": schema.minimum, "maximum": schema.maximum}
-    for keyword_name, value in string_limits.items():
-        if value is not None and (schema.type != "string" or schema.ref):
+    for keyword_name, limit in string_limits.items():
+        if limit is not None and (schema.type != "string" or schema.ref):
             raise SpecError(f"{path}.{keyword_name}", "applies to strings only")
-        if value is not None and schema.format in _NON_STRING_FORMATS:
-            raise SpecError(f"{path}.{keyword_name}", f"does not apply to format {schema.format} (its values are checked whole)")
+        if limit is not None and schema.format in _NON_STRING_FORMATS:
+            raise SpecError(f"{path}.{keyword_name}", f"does not apply to format {schema.format} (checked whole)")
     if schema.pattern is not None and schema.format == "password":
-        raise SpecError(f"{path}.pattern", "does not apply to format password (kept secret); check it with a validation rule")
-    for keyword_name, value in number_limits.items():
-        if value is not None and schema.type not in ("integer", "number"):
+        raise SpecError(f"{path}.pattern", "does not apply to a password (kept secret); use a validation rule")
+    for keyword_name, bound in number_limits.items():
+        if bound is not None and schema.type not in ("integer", "number"):
             raise SpecError(f"{path}.{keyword_name}", "applies to integers and numbers only")
     if schema.min_length is not None and schema.max_length is not None and schema.min_length > schema.max_length:
         raise SpecError(f"{path}.minLength", f"{schema.min_length} is above maxLength {schema.max_length}")
@@ -346,11 +365,15 @@ def _constraints(path: str, schema: SchemaNode) -> list[str]:
         except re.error as error:
             raise SpecError(f"{path}.pattern", f"not a valid regular expression: {error}") from None
     if schema.type == "integer":
-        for keyword_name, value in number_limits.items():
-            if isinstance(value, float) and not value.is_integer():
+        for keyword_name, bound in number_limits.items():
+            if isinstance(bound, float) and not bound.is_integer():
                 raise SpecError(f"{path}.{keyword_name}", "an integer's limit must be a whole number")
-    names = {"min_length": schema.min_length, "max_length": schema.max_length, "pattern": schema.pattern}
-    names |= {"ge": _whole(schema.minimum, schema.type), "le": _whole(schema.maximum, schema.type)}
+    names: dict[str, object] = {"min_length": schema.min_length, "max_length": schema.max_length}
+    names |= {
+        "pattern": schema.pattern,
+        "ge": _whole(schema.minimum, schema.type),
+        "le": _whole(schema.maximum, schema.type),
+    }
     arguments += [f"{name}={literal(value)}" for name, value in names.items() if value is not None]
     return arguments
 
@@ -364,9 +387,22 @@ def _check_default(path: str, schema: SchemaNode) -> None:
     value, where = schema.default, f"{path}.default"
     if schema.ref or schema.type in ("object", "array"):
         raise SpecError(where, "defaults are supported on strings, numbers, integers, booleans and enums only")
-    expected = {"string": str, "integer": int, "number": (int, float), "boolean": bool}[schema.type or "string"]
-    if isinstance(value, bool) != (schema.type == "boolean") or not isinstance(value, expected):
+    expected: dict[str, type | tuple[type, ...]] = {
+        "string": str,
+        "integer": int,
+        "number": (int, float),
+        "boolean": bool,
+    }
+    if isinstance(value, bool) != (schema.type == "boolean") or not isinstance(
+        value, expected[schema.type or "string"]
+    ):
         raise SpecError(where, f"{value!r} is not a {schema.type}")
+    if schema.format in (*_NON_STRING_FORMATS, "password"):
+        raise SpecError(where, f"defaults are not supported on format {schema.format}")
+    if schema.format == "email" and "@" not in str(value):
+        raise SpecError(where, f"{value!r} is not an email address")
+    if schema.format == "uri" and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$", str(value)):
+        raise SpecError(where, f"{value!r} is not an absolute URI")
     if schema.enum is not None and value not in schema.enum:
         raise SpecError(where, f"{value!r} is not one of the enum's values")
     if isinstance(value, str):

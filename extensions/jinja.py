@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from collections.abc import Callable
 from typing import Any
-
-import json
 
 from copier.errors import UserMessageError
 from copier_template_extensions import ContextHook
@@ -62,9 +61,9 @@ def _check(module: str, function: str) -> Callable[..., str]:
 
 def copier_operation() -> str:
     """`copy` or `update`: Copier sets it for templated settings, not for questions, so read it here."""
-    from copier import _main  # noqa: PLC0415 - private, and only needed here
+    from copier import _main
 
-    return str(_main._operation.get("copy"))  # noqa: SLF001
+    return str(_main._operation.get("copy"))
 
 
 class OnexExtension(Extension):

@@ -18,14 +18,20 @@ def literal(value: object) -> str:
     """A Python literal for a JSON value, quoted the way `ruff format` quotes it (double quotes preferred)."""
     if isinstance(value, str):
         text = repr(value)
-        if text.startswith("'") and not ('"' in value and "'" not in value):
+        # ruff format: double quotes, unless the value holds more double than single quotes
+        # (then repr's single-quoted form, which escapes fewer characters).
+        if text.startswith("'") and value.count('"') <= value.count("'"):
             text = '"' + text[1:-1].replace("\\'", "'").replace('"', '\\"') + '"'
         return text
     if isinstance(value, dict):
         return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         items = ", ".join(literal(item) for item in value)
-        return f"({items},)" if isinstance(value, tuple) and len(value) == 1 else (f"({items})" if isinstance(value, tuple) else f"[{items}]")
+        return (
+            f"({items},)"
+            if isinstance(value, tuple) and len(value) == 1
+            else (f"({items})" if isinstance(value, tuple) else f"[{items}]")
+        )
     return repr(value)
 
 
@@ -67,7 +73,7 @@ def string(text: str, *, indent: int, room: int = 0) -> str:
 
 
 def _name_order(name: str) -> tuple[int, str]:
-    """ruff's `order-by-type`: CONSTANTS, then Classes, then functions and variables."""
+    """Order names like ruff's `order-by-type`: CONSTANTS, then Classes, then functions and variables."""
     bare = name.split(" as ")[0]
     if bare.isupper() and len(bare) > 1:
         return (0, bare)
@@ -144,15 +150,16 @@ def docstring(text: str, *, indent: int) -> str:
     text = " ".join(text.replace('"""', "'''").split())
     if not text.endswith((".", "!", "?")):
         text += "."
-    if indent + len(text) + 6 <= LINE_LENGTH:
-        return f'"""{text}"""'
+    quote = 'r"""' if "\\" in text else '"""'  # backslashes as written (ruff's D301, W605)
+    if indent + len(text) + len(quote) + 3 <= LINE_LENGTH:
+        return f'{quote}{text}"""'
     summary, _, rest = text.partition(". ")
     summary += "." if rest else ""
     width = LINE_LENGTH - indent
     pad = " " * indent
-    lines = textwrap.wrap(summary, width - 3) or [""]
+    lines = textwrap.wrap(summary, width - len(quote)) or [""]
     body = textwrap.wrap(rest, width) if rest else []
-    out = f'"""{lines[0]}\n' + "".join(f"{pad}{line}\n" for line in lines[1:])
+    out = f"{quote}{lines[0]}\n" + "".join(f"{pad}{line}\n" for line in lines[1:])
     if body:
         out += "\n" + "".join(f"{pad}{line}\n" for line in body)
     return out + f'{pad}"""'
@@ -165,7 +172,10 @@ def block(value: object, *, indent: int, room: int = 0) -> str:
         return one_line
     inner = " " * (indent + 4)
     if isinstance(value, dict):
-        items = [f"{literal(key)}: {block(item, indent=indent + 4, room=len(literal(key)) + 3)}" for key, item in value.items()]
+        items = [
+            f"{literal(key)}: {block(item, indent=indent + 4, room=len(literal(key)) + 3)}"
+            for key, item in value.items()
+        ]
         opening, closing = "{", "}"
     else:
         items = [block(item, indent=indent + 4, room=1) for item in value]

@@ -38,7 +38,7 @@ from .steps import (
     Operation,
     StepView,
     event_name_error,
-    operations_of,
+    offered,
     parse_reference,
     value_name_error,
 )
@@ -65,9 +65,19 @@ class FeatureSpecError(AnswersError):
 
 #: Error codes an example may expect (the library's `EnumCoreErrorCode` members).
 ERROR_CODES = (
-    "VALIDATION_ERROR", "INVALID_TRANSITION", "CIRCUIT_OPEN", "DEPENDENCY_UNAVAILABLE", "TIMEOUT", "NOT_FOUND",
-    "CONFLICT", "PERMISSION_DENIED", "CONFIGURATION_ERROR", "LIFECYCLE_ERROR", "OPERATION_FAILED",
-    "INTENT_UNROUTABLE", "NOT_IMPLEMENTED",
+    "VALIDATION_ERROR",
+    "INVALID_TRANSITION",
+    "CIRCUIT_OPEN",
+    "DEPENDENCY_UNAVAILABLE",
+    "TIMEOUT",
+    "NOT_FOUND",
+    "CONFLICT",
+    "PERMISSION_DENIED",
+    "CONFIGURATION_ERROR",
+    "LIFECYCLE_ERROR",
+    "OPERATION_FAILED",
+    "INTENT_UNROUTABLE",
+    "NOT_IMPLEMENTED",
 )
 
 
@@ -312,11 +322,13 @@ def _resolve_node(path: str, raw: object, project: ProjectState | None) -> tuple
         catalog = CATALOG_BY_NAME.get(name)
         if catalog is not None:
             if catalog.archetype != archetype:
-                raise SpecError(path, f"{name!r} is a {catalog.archetype} node, not a {archetype}")
+                raise SpecError(path, f"{name!r} is the catalog's {catalog.archetype} node, not a {archetype} node")
             return name, archetype, False
         if project is not None and project.custom_nodes.get(name) != archetype:
             known = ", ".join(f"{n}_{a}" for n, a in project.custom_nodes.items()) or "none"
-            raise SpecError(path, f"no custom node {raw!r} in this library (custom nodes: {known}); add it with kind=node")
+            raise SpecError(
+                path, f"no custom node {raw!r} in this library (custom nodes: {known}); add it with kind=node"
+            )
         return name, archetype, True
     known = ", ".join(CATALOG_BY_NAME)
     raise SpecError(path, f"unknown node {raw!r}; catalog nodes: {known}; custom nodes are named <name>_<archetype>")
@@ -327,18 +339,20 @@ def _operation(path: str, node: str, is_custom: bool, config: object) -> Operati
         config = {}
     if not isinstance(config, dict):
         raise SpecError(path, "a step's config is a mapping of settings")
-    offered = operations_of("" if is_custom else node)
+    operations = offered(()) if is_custom else CATALOG_BY_NAME[node].step_operations()
     name = config.get("operation")
     if name is None:
-        defaults = [op for op in offered if op != "custom"]
+        defaults = [op for op in operations if op != "custom"]
         if not defaults:
             raise SpecError(f"{path}.operation", f"node {node!r} has no built-in operation; use operation: custom")
         name = defaults[0]
         config = {**config, "operation": name}
-    if name not in offered:
-        raise SpecError(f"{path}.operation", f"{name!r} is not an operation of {node!r} (offered: {', '.join(offered)})")
+    if name not in operations:
+        raise SpecError(
+            f"{path}.operation", f"{name!r} is not an operation of {node!r} (offered: {', '.join(operations)})"
+        )
     try:
-        return offered[name].model_validate(config)
+        return operations[name].model_validate(config)
     except ValidationError as error:
         raise pydantic_path(path, error) from None
 
@@ -352,13 +366,36 @@ def _check_reference(
     if reference.head == "input":
         schema = property_schema(contracts, input_name, list(reference.path)) if reference.path else None
         if reference.path and schema is None:
-            raise SpecError(path, f"{value!r}: the input contract {input_name} has no property {'.'.join(reference.path)!r}")
+            raise SpecError(
+                path, f"{value!r}: the input contract {input_name} has no property {'.'.join(reference.path)!r}"
+            )
         if schema is not None and kind in _KIND_TYPES and schema.type and schema.type not in _KIND_TYPES[kind]:
-            raise SpecError(path, f"{value!r} is a {schema.type}, but this setting needs {' or '.join(_KIND_TYPES[kind])}")
+            raise SpecError(
+                path, f"{value!r} is a {schema.type}, but this setting needs {' or '.join(_KIND_TYPES[kind])}"
+            )
         return
     if reference.head not in produced:
         known = ", ".join(["input", *produced]) or "input"
-        raise SpecError(path, f"{value!r} refers to {reference.head!r}, which no earlier step produces (known: {known})")
+        raise SpecError(
+            path, f"{value!r} refers to {reference.head!r}, which no earlier step produces (known: {known})"
+        )
+
+
+def _named_item(path: str, item: object, keys: tuple[str, ...], what: str, taken: set[str]) -> dict[str, Any]:
+    """A list item of the spec (a step, an example) that is a mapping of `keys` with a new snake_case `name`."""
+    if not isinstance(item, dict):
+        raise SpecError(path, f"a {what} is a mapping with {', '.join(keys)}")
+    unknown = sorted(set(item) - set(keys))
+    if unknown:
+        raise SpecError(f"{path}.{unknown[0]}", f"unsupported key (a {what} has {', '.join(keys)})")
+    name = item.get("name")
+    error = identifier_error(name, what=f"{what} name") if isinstance(name, str) else f"{what} name is missing"
+    if error:
+        raise SpecError(f"{path}.name", error)
+    if name in taken:
+        raise SpecError(f"{path}.name", f"{name!r} names an earlier {what} too; {what} names must be unique")
+    taken.add(str(name))
+    return item
 
 
 def _steps(
@@ -369,21 +406,10 @@ def _steps(
     steps: list[StepView] = []
     produced: dict[str, str] = {}
     names: set[str] = set()
-    for index, item in enumerate(raw):
+    for index, raw_item in enumerate(raw):
         path = f"steps.{index}"
-        if not isinstance(item, dict):
-            raise SpecError(path, "a step is a mapping with name, node and optionally config and description")
-        unknown = sorted(set(item) - {"name", "node", "config", "description"})
-        if unknown:
-            raise SpecError(f"{path}.{unknown[0]}", "unsupported key (a step has name, node, config, description)")
-        name = item.get("name")
-        error = identifier_error(name, what="step name") if isinstance(name, str) else "step name is missing"
-        if error:
-            raise SpecError(f"{path}.name", error)
-        assert isinstance(name, str)
-        if name in names:
-            raise SpecError(f"{path}.name", f"{name!r} names an earlier step too; step names must be unique")
-        names.add(name)
+        item = _named_item(path, raw_item, ("name", "node", "config", "description"), "step", names)
+        name = str(item["name"])
         node, archetype, is_custom = _resolve_node(f"{path}.node", item.get("node"), project)
         config = _operation(f"{path}.config", node, is_custom, item.get("config"))
         for setting, value, kind in config.references():
@@ -430,17 +456,26 @@ def _check_library_has(
     path: str, project: ProjectState, node: str, archetype: str, is_custom: bool, config: Operation
 ) -> None:
     if not is_custom and node not in project.library_nodes:
-        raise SpecError(path, f"this library was generated without the {node!r} node (its nodes: {', '.join(project.library_nodes)})")
+        raise SpecError(
+            path,
+            f"this library was generated without the {node!r} node (its nodes: {', '.join(project.library_nodes)})",
+        )
     if config.needs_database and "database" not in project.library_nodes:
-        raise SpecError(path, f"the {node!r} step persists its intents through the database node, which this library lacks")
+        raise SpecError(
+            path, f"the {node!r} step persists its intents through the database node, which this library lacks"
+        )
 
 
-def _result(raw: object, contracts: ContractsView, output: str, input_name: str, produced: dict[str, str]) -> dict[str, str]:
+def _result(
+    raw: object, contracts: ContractsView, output: str, input_name: str, produced: dict[str, str]
+) -> dict[str, str]:
     """Output field (spec name) -> reference or literal, explicit ones first, the rest by name."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise SpecError("result", "map fields of the output contract to references, e.g. {session_id: $session.session_id}")
+        raise SpecError(
+            "result", "map fields of the output contract to references, e.g. {session_id: $session.session_id}"
+        )
     properties = contracts.schemas[output].properties or {}
     required = set(contracts.schemas[output].required or [])
     result: dict[str, str] = {}
@@ -459,7 +494,7 @@ def _result(raw: object, contracts: ContractsView, output: str, input_name: str,
             result[key] = f"$input.{key}"
         elif key in required:
             raise SpecError(
-                f"output.{output}.{key}",
+                f"result.{key}",
                 "required, but no step produces a value of that name and the input has no such property; "
                 f"map it in result (e.g. result: {{{key}: $<value>.<field>}})",
             )
@@ -472,43 +507,44 @@ def _examples(raw: object, contracts: ContractsView, output: str) -> list[Exampl
     if not isinstance(raw, list):
         raise SpecError("examples", "a list of examples, each with name, input and expect")
     examples: list[ExampleView] = []
-    for index, item in enumerate(raw):
+    names: set[str] = set()
+    for index, raw_item in enumerate(raw):
         path = f"examples.{index}"
-        if not isinstance(item, dict):
-            raise SpecError(path, "an example is a mapping with name, input, expect, and optionally error_code and output")
-        unknown = sorted(set(item) - {"name", "input", "expect", "error_code", "output"})
-        if unknown:
-            raise SpecError(f"{path}.{unknown[0]}", "unsupported key (an example has name, input, expect, error_code, output)")
-        name = item.get("name")
-        error = identifier_error(name, what="example name") if isinstance(name, str) else "example name is missing"
-        if error:
-            raise SpecError(f"{path}.name", error)
-        if any(example.name == name for example in examples):
-            raise SpecError(f"{path}.name", f"{name!r} names an earlier example too")
+        item = _named_item(path, raw_item, ("name", "input", "expect", "error_code", "output"), "example", names)
+        name = str(item["name"])
         if not isinstance(item.get("input"), dict):
             raise SpecError(f"{path}.input", "the request, as a mapping of the input contract's properties")
         expect = item.get("expect")
         if expect not in ("completed", "failed", "invalid"):
-            raise SpecError(f"{path}.expect", "one of completed, failed (the run fails) or invalid (refused before it runs)")
+            raise SpecError(
+                f"{path}.expect", "one of completed, failed (the run fails) or invalid (refused before it runs)"
+            )
         code = item.get("error_code")
         if code is not None and (expect == "completed" or code not in ERROR_CODES):
             raise SpecError(f"{path}.error_code", f"an error code of a failed example, one of {', '.join(ERROR_CODES)}")
         expected_output = item.get("output") or {}
         properties = contracts.schemas[output].properties or {}
-        if not isinstance(expected_output, dict) or expect != "completed" and expected_output:
+        if not isinstance(expected_output, dict) or (expect != "completed" and expected_output):
             raise SpecError(f"{path}.output", "a mapping of output properties, for a completed example only")
         for key in expected_output:
             if key not in properties:
                 raise SpecError(f"{path}.output.{key}", f"the output contract {output} has no property {key!r}")
-        examples.append(ExampleView(str(name), item["input"], str(expect), code, expected_output))
+        examples.append(ExampleView(name, item["input"], str(expect), code, expected_output))
     return examples
+
+
+def _contract_name(key: str, value: object, view: ContractsView) -> str:
+    """`input` or `output`: the name of a contract of the spec."""
+    if not isinstance(value, str) or value not in view.classes:
+        raise SpecError(key, f"{value!r} names no contract of this spec (contracts: {', '.join(view.classes)})")
+    return value
 
 
 def build_feature(
     *,
     feature_name: object,
     feature_description: object,
-    input: object,  # noqa: A002 - the spec's own name
+    input: object,
     output: object,
     contracts: object,
     steps: object,
@@ -549,27 +585,40 @@ def build_feature(
     if not isinstance(feature_description, str):
         raise SpecError("feature_description", "must be text")
     view = parse_contracts(contracts)
-    for key, value in (("input", input), ("output", output)):
-        if not isinstance(value, str) or value not in view.classes:
-            raise SpecError(key, f"{value!r} names no contract of this spec (contracts: {', '.join(view.classes)})")
-    assert isinstance(input, str) and isinstance(output, str)
+    input_name, output_name = _contract_name("input", input, view), _contract_name("output", output, view)
     if project is not None and "workflow" not in project.library_nodes:
         raise SpecError("steps", "features run on the workflow orchestrator, which this library was generated without")
-    step_views, produced = _steps(steps, view, input, project)
-    mapping = _result(result, view, output, input, produced)
+    step_views, produced = _steps(steps, view, input_name, project)
+    mapping = _result(result, view, output_name, input_name, produced)
     feature = FeatureView(
         name=feature_name,
         description=feature_description.strip() or f"The {feature_name} feature.",
         package_name=package_name,
         contracts=view,
-        input=input,
-        output=output,
+        input=input_name,
+        output=output_name,
         steps=step_views,
         result=mapping,
-        examples=_examples(examples, view, output),
+        examples=_examples(examples, view, output_name),
     )
     feature.state_fields = [(name, type_, step.name) for step in step_views for name, type_ in step.produced.items()]
+    _check_class_names(feature)
     return feature
+
+
+def _check_class_names(feature: FeatureView) -> None:
+    """A contract's class must not take a name the feature's other modules import or define beside it."""
+    taken = {"ModelContract", "ModelFeatureState", "ModelFeatureFailure", f"Model{feature.stem}State"}
+    for step in feature.steps:
+        taken.update(step.produced.values())
+        for module, names in step_imports(step, feature).items():
+            if module != ".contracts":
+                taken.update(names)
+    for contract, class_name in feature.contracts.classes.items():
+        if class_name in taken:
+            raise SpecError(
+                f"contracts.{contract}", f"generates the class {class_name}, which the feature's code uses already"
+            )
 
 
 def check_feature_spec(**answers: Any) -> str:

@@ -8,6 +8,7 @@ Every node also offers `custom`: the step calls a hook the user writes in the
 feature's `logic.py`, which is also how custom nodes (added with `kind=node`)
 take part.
 
+Which node offers which operation is declared with the node, in `catalog.CATALOG`.
 The templates render each operation with the macro of the same name in
 `template/macros/steps.jinja`; `StepView` hands them the compiled arguments.
 """
@@ -275,26 +276,6 @@ class Custom(Operation):
     produces: ClassVar[dict[str, str]] = {"into": "JsonValue"}
 
 
-#: The operations each catalog node offers (the first is the default when `operation` is left out).
-OPERATIONS: dict[str, tuple[type[Operation], ...]] = {
-    "database": (DatabaseInsert, DatabaseUpsert, DatabaseGet, DatabaseDelete),
-    "api": (ApiRequest,),
-    "event_bus": (EventBusPublish,),
-    "file": (FileRead, FileWrite),
-    "logger": (LoggerLog,),
-    "validation": (ValidationValidate,),
-    "hashing": (HashingHashPassword, HashingVerifyPassword, HashingDigest),
-    "parser": (),
-    "transformation": (),
-    "llm": (LlmGenerate,),
-    "session": (SessionOpen,),
-    "state": (StateTransition,),
-    "cache": (),
-    "metrics": (MetricsRecord,),
-    "workflow": (),
-}
-
-
 def operation_name(operation: type[Operation]) -> str:
     """The value of `operation` that selects this config class."""
     default = operation.model_fields["operation"].default
@@ -304,9 +285,9 @@ def operation_name(operation: type[Operation]) -> str:
     return str(annotation.__args__[0])  # type: ignore[union-attr]
 
 
-def operations_of(node: str) -> dict[str, type[Operation]]:
-    """operation name -> config class, for a catalog node; custom nodes only have `custom`."""
-    return {**{operation_name(op): op for op in OPERATIONS.get(node, ())}, "custom": Custom}
+def offered(operations: tuple[type[Operation], ...]) -> dict[str, type[Operation]]:
+    """Operation name -> config class: a node's own operations (the first is the default), then `custom`."""
+    return {**{operation_name(op): op for op in operations}, "custom": Custom}
 
 
 def value_name_error(name: str) -> str:
@@ -322,8 +303,21 @@ def value_name_error(name: str) -> str:
 
 #: Names the workflow state already uses.
 RESERVED_VALUES = frozenset(
-    {"request", "correlation_id", "causation_id", "value", "text", "integer", "number", "flag", "secret", "record",
-     "present", "envelope", "input"}
+    {
+        "request",
+        "correlation_id",
+        "causation_id",
+        "value",
+        "text",
+        "integer",
+        "number",
+        "flag",
+        "secret",
+        "record",
+        "present",
+        "envelope",
+        "input",
+    }
 )
 
 

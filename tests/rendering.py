@@ -12,10 +12,10 @@ import yaml
 SUITE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def render_library(
-    destination: Path, src: str | Path = SUITE_ROOT, vcs_ref: str | None = "HEAD", **answers: Any
+def render(
+    kind: str, destination: Path, src: str | Path = SUITE_ROOT, vcs_ref: str | None = "HEAD", **answers: Any
 ) -> Path:
-    """Copy the library sub-template into `destination` with `answers` (defaults elsewhere).
+    """Render sub-template `kind` into `destination` with `answers` (defaults elsewhere), as `copier copy` does.
 
     By default renders the suite's working tree, uncommitted changes included
     (`vcs_ref="HEAD"` keeps Copier from picking an older tag); `vcs_ref=None`
@@ -24,13 +24,32 @@ def render_library(
     copier.run_copy(
         str(src),
         destination,
-        data=answers,
+        data={"kind": kind, **answers},
         defaults=True,
         unsafe=True,
         vcs_ref=vcs_ref,
         quiet=True,
     )
     return destination
+
+
+def render_library(
+    destination: Path, src: str | Path = SUITE_ROOT, vcs_ref: str | None = "HEAD", **answers: Any
+) -> Path:
+    """A new library in `destination`."""
+    return render("library", destination, src, vcs_ref, **answers)
+
+
+def render_feature(
+    library: Path, spec: dict[str, Any], src: str | Path = SUITE_ROOT, vcs_ref: str | None = "HEAD"
+) -> Path:
+    """Add the feature of `spec` to `library`, as `copier copy -d kind=feature --data-file SPEC` does."""
+    return render("feature", library, src, vcs_ref, **spec)
+
+
+def render_node(library: Path, src: str | Path = SUITE_ROOT, vcs_ref: str | None = "HEAD", **answers: Any) -> Path:
+    """Add a custom node to `library`, as `copier copy -d kind=node -d archetype=… -d node_name=…` does."""
+    return render("node", library, src, vcs_ref, **answers)
 
 
 EXAMPLES = SUITE_ROOT / "examples"
@@ -41,36 +60,6 @@ def load_spec(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict), path
     return data
-
-
-def render_feature(
-    library: Path, spec: dict[str, Any], src: str | Path = SUITE_ROOT, vcs_ref: str | None = "HEAD"
-) -> Path:
-    """Add the feature of `spec` to `library`, as `copier copy -d kind=feature --data-file SPEC` does."""
-    copier.run_copy(
-        str(src),
-        library,
-        data={"kind": "feature", **spec},
-        defaults=True,
-        unsafe=True,
-        vcs_ref=vcs_ref,
-        quiet=True,
-    )
-    return library
-
-
-def render_node(library: Path, src: str | Path = SUITE_ROOT, vcs_ref: str | None = "HEAD", **answers: Any) -> Path:
-    """Add a custom node to `library`, as `copier copy -d kind=node -d archetype=… -d node_name=…` does."""
-    copier.run_copy(
-        str(src),
-        library,
-        data={"kind": "node", **answers},
-        defaults=True,
-        unsafe=True,
-        vcs_ref=vcs_ref,
-        quiet=True,
-    )
-    return library
 
 
 def git(*args: str, cwd: Path) -> str:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import copier
 import pytest
 import yaml
 
+from extensions.catalog import CATALOG
 from extensions.spec import build_feature
 
 from .conftest import SPECS
 from .project_env import ProjectEnv
-from .rendering import EXAMPLES, git, load_spec, render_feature, render_library, render_node, snapshot_suite
+from .rendering import EXAMPLES, SUITE_ROOT, git, load_spec, render_feature, render_library, render_node, snapshot_suite
 
 EXAMPLE_NAMES = sorted(path.stem for path in EXAMPLES.glob("*.yml"))
 
@@ -145,7 +148,7 @@ def test_the_examples_run_end_to_end_from_the_cli(
 ) -> None:
     env = {"PYTHONPATH": str(feature_library / "src")}
 
-    def run(feature: str, request: object, expected: int) -> dict[str, object]:
+    def run(feature: str, request: object, expected: int) -> Any:
         result = project_env.run(
             "python",
             "-m",
@@ -161,8 +164,7 @@ def test_the_examples_run_end_to_end_from_the_cli(
         assert result.returncode == expected, result.stdout + result.stderr
         if expected == 2:
             return {"stderr": result.stderr}
-        outcome: dict[str, object] = json.loads(result.stdout)
-        return outcome
+        return json.loads(result.stdout)
 
     listed = project_env.run("python", "-m", "onex_demo", "features", cwd=tmp_path, env=env).stdout
     extra = [load_spec(path)["feature_name"] for path in SPECS.glob("*.yml")]
@@ -173,13 +175,13 @@ def test_the_examples_run_end_to_end_from_the_cli(
     assert registered["event_type"] == "register_user.completed"
     assert registered["payload"] == {"username": "ada", "email": "ada@example.com"}
     taken = run("register_user", ada, 1)
-    assert taken["payload"]["error"]["code"] == "ONEX_CONFLICT"  # type: ignore[index]
+    assert taken["payload"]["error"]["code"] == "ONEX_CONFLICT"
 
     session = run("user_auth", {"username": "ada", "password": "correct-horse-battery"}, 0)
-    assert session["payload"]["username"] == "ada"  # type: ignore[index]
-    assert len(session["payload"]["session_id"]) >= 32  # type: ignore[index]
+    assert session["payload"]["username"] == "ada"
+    assert len(session["payload"]["session_id"]) >= 32
     wrong = run("user_auth", {"username": "ada", "password": "not-her-password"}, 1)
-    assert wrong["payload"]["error"]["code"] == "ONEX_PERMISSION_DENIED"  # type: ignore[index]
+    assert wrong["payload"]["error"]["code"] == "ONEX_PERMISSION_DENIED"
     invalid = run("user_auth", {"username": "ada"}, 2)
     assert "password" in str(invalid["stderr"])
 
@@ -188,12 +190,12 @@ def test_the_examples_run_end_to_end_from_the_cli(
     (files / "hello.txt").write_text("Hello, ONEX.\n", encoding="utf-8")
     first = run("metadata_stamping", {"path": "hello.txt", "namespace": "docs"}, 0)
     second = run("metadata_stamping", {"path": "hello.txt", "namespace": "docs"}, 0)
-    assert first["payload"]["digest"] == second["payload"]["digest"]  # type: ignore[index]
-    assert len(first["payload"]["digest"]) == 64  # type: ignore[index,arg-type]
-    assert (first["payload"]["namespace_count"], second["payload"]["namespace_count"]) == (1, 2)  # type: ignore[index]
-    assert second["payload"]["namespace_bytes"] == 2 * len(b"Hello, ONEX.\n")  # type: ignore[index]
+    assert first["payload"]["digest"] == second["payload"]["digest"]
+    assert len(first["payload"]["digest"]) == 64
+    assert (first["payload"]["namespace_count"], second["payload"]["namespace_count"]) == (1, 2)
+    assert second["payload"]["namespace_bytes"] == 2 * len(b"Hello, ONEX.\n")
     missing = run("metadata_stamping", {"path": "nope.txt", "namespace": "docs"}, 1)
-    assert missing["payload"]["error"]["code"] == "ONEX_NOT_FOUND"  # type: ignore[index]
+    assert missing["payload"]["error"]["code"] == "ONEX_NOT_FOUND"
     assert run("no_such_feature", {}, 2)
 
 
@@ -328,3 +330,13 @@ def test_a_feature_runs_a_custom_node_once_its_hooks_are_written(tmp_path: Path,
         "python", "-m", "onex_shout", "run", "shouting", "--input", '{"word": "onex"}', cwd=tmp_path, env=env
     )
     assert json.loads(result.stdout)["payload"] == {"shouted": "ONEX"}
+
+
+def test_every_operation_of_the_catalog_has_its_macro() -> None:
+    macros = set(re.findall(r"\{% macro (\w+)\(", (SUITE_ROOT / "template/macros/steps.jinja").read_text()))
+    wanted = {
+        "custom" if operation == "custom" else f"{node.name}_{operation}"
+        for node in CATALOG
+        for operation in node.step_operations()
+    }
+    assert wanted == macros

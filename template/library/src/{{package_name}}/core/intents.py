@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from .errors import EnumCoreErrorCode, OnexError, invalid_input
 
 #: A value a database intent's row holds, or a query parameter carries (structured values travel as JSON text).
 SqlScalar = str | int | float | bool | None
@@ -45,3 +47,17 @@ class ModelStateQuery(BaseModel):
 
     sql: str = Field(min_length=1, description="One SELECT with `?` placeholders and no literal values.")
     parameters: tuple[SqlScalar, ...] = Field(default=(), description="The values of the placeholders, in order.")
+
+
+def unreadable_rows(table: str, holds: str, error: KeyError | ValueError) -> OnexError:
+    """VALIDATION_ERROR for rows of `table` that do not hold `holds` (a missing column, a refused value).
+
+    The message names the column or the field, never a value: rows may hold secrets.
+    """
+    if isinstance(error, ValidationError):
+        return invalid_input(f"rows of {table}", error, table=table)
+    return OnexError(
+        f"rows of {table} do not hold {holds}: {error!r}",
+        code=EnumCoreErrorCode.VALIDATION_ERROR,
+        details={"table": table},
+    )

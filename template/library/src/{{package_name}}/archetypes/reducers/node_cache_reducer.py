@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
-from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
-from ...core.intents import ModelIntent, ModelStateQuery
+from ...core.errors import EnumCoreErrorCode, OnexError
+from ...core.intents import ModelIntent, ModelStateQuery, unreadable_rows
 from ...core.metrics import monitor_performance
 from ...core.nodes import ModelReducerOutput, NodeReducer
 
@@ -213,18 +213,7 @@ def cache_state_from_rows(namespace: str, rows: Sequence[Mapping[str, object]]) 
         entries.sort(key=lambda entry: (entry.expires_at or _NEVER, entry.key))
         return ModelCacheState(namespace=namespace, entries=tuple(entries))
     except (KeyError, ValueError) as exc:  # a missing column, a value that is not JSON, a value the model refuses
-        raise _unreadable_row(exc) from exc
-
-
-def _unreadable_row(error: KeyError | ValueError) -> OnexError:
-    """VALIDATION_ERROR for rows of `onex_cache_entries` that do not hold a cache; never quotes their values."""
-    if isinstance(error, ValidationError):
-        return invalid_input(f"rows of {CACHE_TABLE}", error, table=CACHE_TABLE)
-    return OnexError(
-        f"rows of {CACHE_TABLE} do not hold a cache: {error!r}",
-        code=EnumCoreErrorCode.VALIDATION_ERROR,
-        details={"table": CACHE_TABLE},
-    )
+        raise unreadable_rows(CACHE_TABLE, "a cache", exc) from exc
 
 
 def _upsert_intent(namespace: str, entry: ModelCacheEntry) -> ModelIntent:

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
-from ...core.intents import ModelIntent, ModelStateQuery
+from ...core.errors import EnumCoreErrorCode, OnexError
+from ...core.intents import ModelIntent, ModelStateQuery, unreadable_rows
 from ...core.metrics import monitor_performance
 from ...core.nodes import ModelReducerOutput, NodeReducer
 
@@ -159,18 +159,7 @@ def metrics_state_from_rows(rows: Sequence[Mapping[str, object]]) -> ModelMetric
         }
         return ModelMetricsState.model_validate({"namespaces": namespaces})
     except (KeyError, ValidationError) as exc:  # a missing column, a value an aggregate refuses
-        raise _unreadable_rows(exc) from exc
-
-
-def _unreadable_rows(error: KeyError | ValidationError) -> OnexError:
-    """VALIDATION_ERROR for rows of `onex_metrics` that do not hold aggregates; never quotes their values."""
-    if isinstance(error, ValidationError):
-        return invalid_input(f"rows of {METRICS_TABLE}", error, table=METRICS_TABLE)
-    return OnexError(
-        f"rows of {METRICS_TABLE} do not hold aggregates: {error!r}",
-        code=EnumCoreErrorCode.VALIDATION_ERROR,
-        details={"table": METRICS_TABLE},
-    )
+        raise unreadable_rows(METRICS_TABLE, "aggregates", exc) from exc
 
 
 def _upsert_intent(namespace: str, metrics: ModelNamespaceMetrics, updated_at: str) -> ModelIntent:

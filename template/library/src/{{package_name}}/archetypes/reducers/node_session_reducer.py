@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
-from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
+from ...core.errors import EnumCoreErrorCode, OnexError
 from ...core.fsm import FsmManager, ModelFsmTransition
-from ...core.intents import ModelIntent, ModelStateQuery
+from ...core.intents import ModelIntent, ModelStateQuery, unreadable_rows
 from ...core.metrics import monitor_performance
 from ...core.nodes import ModelReducerOutput, NodeReducer
 
@@ -213,18 +213,7 @@ def session_from_rows(rows: Sequence[Mapping[str, object]]) -> ModelSession | No
         columns = {name: row[name] for name in ModelSession.model_fields}
         return ModelSession.model_validate(columns | {"data": json.loads(str(row["data"]))})
     except (KeyError, ValueError) as exc:  # a missing column, data that is not JSON, a value the model refuses
-        raise _unreadable_row(exc) from exc
-
-
-def _unreadable_row(error: KeyError | ValueError) -> OnexError:
-    """VALIDATION_ERROR for a row of `onex_sessions` that does not hold a session; never quotes its values."""
-    if isinstance(error, ValidationError):
-        return invalid_input(f"a row of {SESSIONS_TABLE}", error, table=SESSIONS_TABLE)
-    return OnexError(
-        f"a row of {SESSIONS_TABLE} does not hold a session: {error!r}",
-        code=EnumCoreErrorCode.VALIDATION_ERROR,
-        details={"table": SESSIONS_TABLE},
-    )
+        raise unreadable_rows(SESSIONS_TABLE, "a session", exc) from exc
 
 
 def _refused(session: ModelSession, target: EnumSessionStatus, why: str) -> OnexError:

@@ -18,9 +18,9 @@ from typing import cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
+from ...core.errors import EnumCoreErrorCode, OnexError
 from ...core.fsm import FsmManager
-from ...core.intents import ModelIntent, ModelStateQuery
+from ...core.intents import ModelIntent, ModelStateQuery, unreadable_rows
 from ...core.metrics import monitor_performance
 from ...core.nodes import ModelReducerOutput, NodeReducer
 
@@ -159,18 +159,7 @@ def entity_state_from_rows(rows: Sequence[Mapping[str, object]]) -> ModelEntityS
     try:
         return ModelEntityState.model_validate({"state": row["state"], "version": row["version"]})
     except (KeyError, ValidationError) as exc:  # a missing column, a value the model refuses
-        raise _unreadable_row(exc) from exc
-
-
-def _unreadable_row(error: KeyError | ValidationError) -> OnexError:
-    """VALIDATION_ERROR for a row of `onex_entity_states` that does not hold a state; never quotes its values."""
-    if isinstance(error, ValidationError):
-        return invalid_input(f"a row of {ENTITY_STATES_TABLE}", error, table=ENTITY_STATES_TABLE)
-    return OnexError(
-        f"a row of {ENTITY_STATES_TABLE} does not hold an entity state: {error!r}",
-        code=EnumCoreErrorCode.VALIDATION_ERROR,
-        details={"table": ENTITY_STATES_TABLE},
-    )
+        raise unreadable_rows(ENTITY_STATES_TABLE, "an entity state", exc) from exc
 
 
 def _states(table: Mapping[str, frozenset[str]]) -> list[str]:
