@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from copier.errors import UserMessageError
 
-from .rendering import SUITE_ROOT, render_library
+from .rendering import SUITE_ROOT, render, render_library
 
 BAD_ANSWERS: list[tuple[dict[str, Any], str]] = [
     ({"package_name": "class"}, "package_name 'class' is a Python keyword"),
@@ -40,7 +40,7 @@ def test_bad_answer_is_refused_and_nothing_is_written(tmp_path: Path, answers: d
 def test_an_unknown_kind_is_refused_with_one_message(tmp_path: Path) -> None:
     destination = tmp_path / "lib"
     with pytest.raises(UserMessageError, match="kind 'plugin' is not a sub-template of this suite"):
-        render_library(destination, kind="plugin")
+        render("plugin", destination)
     assert not destination.exists()
 
 
