@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from .errors import EnumCoreErrorCode, OnexError, invalid_input
@@ -61,3 +63,14 @@ def unreadable_rows(table: str, holds: str, error: KeyError | ValueError) -> One
         code=EnumCoreErrorCode.VALIDATION_ERROR,
         details={"table": table},
     )
+
+
+def single_row(rows: Sequence[Mapping[str, object]], table: str, of: str) -> Mapping[str, object] | None:
+    """The one row a read by key found, or None; VALIDATION_ERROR when it found several (`of`: "one session")."""
+    if len(rows) > 1:
+        raise OnexError(
+            f"{len(rows)} rows of {table} for {of}",
+            code=EnumCoreErrorCode.VALIDATION_ERROR,
+            details={"table": table, "rows": len(rows)},
+        )
+    return rows[0] if rows else None

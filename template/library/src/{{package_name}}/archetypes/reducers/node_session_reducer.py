@@ -21,7 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
 from ...core.errors import EnumCoreErrorCode, OnexError
 from ...core.fsm import FsmManager, ModelFsmTransition
-from ...core.intents import ModelIntent, ModelStateQuery, unreadable_rows
+from ...core.intents import ModelIntent, ModelStateQuery, single_row, unreadable_rows
 from ...core.metrics import monitor_performance
 from ...core.nodes import ModelReducerOutput, NodeReducer
 
@@ -200,15 +200,9 @@ def session_from_rows(rows: Sequence[Mapping[str, object]]) -> ModelSession | No
         OnexError: VALIDATION_ERROR for more than one row, or a row that does
             not hold a session (a missing column, an unknown status, ...).
     """
-    if not rows:
+    row = single_row(rows, SESSIONS_TABLE, "one session")
+    if row is None:
         return None
-    if len(rows) > 1:
-        raise OnexError(
-            f"{len(rows)} rows of {SESSIONS_TABLE} for one session",
-            code=EnumCoreErrorCode.VALIDATION_ERROR,
-            details={"table": SESSIONS_TABLE, "rows": len(rows)},
-        )
-    row = rows[0]
     try:
         columns = {name: row[name] for name in ModelSession.model_fields}
         return ModelSession.model_validate(columns | {"data": json.loads(str(row["data"]))})

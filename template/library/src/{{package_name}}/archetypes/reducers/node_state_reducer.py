@@ -20,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, Val
 
 from ...core.errors import EnumCoreErrorCode, OnexError
 from ...core.fsm import FsmManager
-from ...core.intents import ModelIntent, ModelStateQuery, unreadable_rows
+from ...core.intents import ModelIntent, ModelStateQuery, single_row, unreadable_rows
 from ...core.metrics import monitor_performance
 from ...core.nodes import ModelReducerOutput, NodeReducer
 
@@ -147,15 +147,9 @@ def entity_state_from_rows(rows: Sequence[Mapping[str, object]]) -> ModelEntityS
         OnexError: VALIDATION_ERROR for more than one row, or a row that does
             not hold an entity state (a missing column, a version below 1, ...).
     """
-    if not rows:
+    row = single_row(rows, ENTITY_STATES_TABLE, "one entity")
+    if row is None:
         return None
-    if len(rows) > 1:
-        raise OnexError(
-            f"{len(rows)} rows of {ENTITY_STATES_TABLE} for one entity",
-            code=EnumCoreErrorCode.VALIDATION_ERROR,
-            details={"table": ENTITY_STATES_TABLE, "rows": len(rows)},
-        )
-    row = rows[0]
     try:
         return ModelEntityState.model_validate({"state": row["state"], "version": row["version"]})
     except (KeyError, ValidationError) as exc:  # a missing column, a value the model refuses
