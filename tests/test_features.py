@@ -90,7 +90,8 @@ def test_the_docs_draw_every_step_and_event(name: str, feature_library: Path) ->
     doc = (feature_library / f"docs/features/{name}.md").read_text(encoding="utf-8")
     assert "```mermaid" in doc
     for step in spec["steps"]:
-        assert f'{step["name"]}["{step["name"]}<br/>' in doc
+        assert f'    step_{step["name"]}["{step["name"]}<br/>' in doc
+    assert "subgraph orchestrator" in doc
     assert f"onex.cmd.onex_demo.{name}-requested.v1" in doc
     assert f"onex.evt.onex_demo.{name}-completed.v1" in doc
 
