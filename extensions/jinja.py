@@ -98,7 +98,7 @@ class OnexExtension(Extension):
             onex_expression=lambda value: steps.expression(value, "value"),
             onex_copier_operation=copier_operation,
             onex_project_state=project.project_state,
-            onex_check_kind=lambda kind: _check("answers", "check_kind")(kind=kind),
+            onex_check_kind=_check("answers", "check_kind"),
             onex_check_library_answers=_check("answers", "check_library_answers"),
             onex_check_feature_spec=_check("spec", "check_feature_spec"),
             onex_check_node_answers=_check("custom_nodes", "check_node_answers"),

@@ -7,6 +7,7 @@ rendered, so the few places where a line's shape depends on its length
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections import defaultdict
 from collections.abc import Iterable
@@ -129,7 +130,7 @@ class Imports:
         top = module.split(".")[0]
         if module.startswith("."):
             section = self.local
-        elif top in _STDLIB:
+        elif top in sys.stdlib_module_names:
             section = self.stdlib
         elif top == self.first_party_package:
             section = self.first_party
@@ -140,9 +141,6 @@ class Imports:
     def render(self) -> str:
         """The import block."""
         return import_block(self.stdlib, self.third_party, self.first_party, self.local)
-
-
-_STDLIB = frozenset({"secrets", "typing", "datetime", "uuid", "enum", "collections", "asyncio"})
 
 
 def docstring(text: str, *, indent: int) -> str:

@@ -498,7 +498,7 @@ def _result(
                 "required, but no step produces a value of that name and the input has no such property; "
                 f"map it in result (e.g. result: {{{key}: $<value>.<field>}})",
             )
-    return result
+    return {key: result[key] for key in properties if key in result}
 
 
 def _examples(raw: object, contracts: ContractsView, output: str) -> list[ExampleView]:

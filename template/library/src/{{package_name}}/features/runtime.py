@@ -24,6 +24,7 @@ from pydantic_core import to_jsonable_python
 from ..archetypes.orchestrators.node_workflow_orchestrator import (
     ModelWorkflowInput,
     NodeWorkflowOrchestrator,
+    WorkflowFactory,
 )
 from ..core.envelope import OnexEnvelopeV1
 from ..core.errors import EnumCoreErrorCode, ModelErrorDetail, OnexError, invalid_input
@@ -290,14 +291,17 @@ class FeatureHandler(ABC, Generic[RequestT, ResponseT]):
                 source_node=self.source_node,
                 payload=ModelFeatureFailure(feature=self.feature.name, error=error.to_model()),
             )
-            topic = self.feature.topics.failed
         else:
             typed = self.requested(request, correlation_id=envelope.correlation_id).model_copy(
                 update={"envelope_id": envelope.envelope_id, "causation_id": envelope.causation_id}
             )
             outcome = await self.run(typed)
-            failed = isinstance(outcome.payload, ModelFeatureFailure)
-            topic = self.feature.topics.failed if failed else self.feature.topics.completed
+        await self.publish(outcome)
+
+    async def publish(self, outcome: OnexEnvelopeV1[BaseModel]) -> None:
+        """Publish a run's outcome on the completed or the failed topic."""
+        failed = isinstance(outcome.payload, ModelFeatureFailure)
+        topic = self.feature.topics.failed if failed else self.feature.topics.completed
         await self.runner.container.event_bus.publish(topic, outcome)
 
 
@@ -353,7 +357,7 @@ class FeatureRunner:
                 self._orchestrator = orchestrator
             return self._orchestrator
 
-    def _factory(self, feature: Feature[Any, Any]) -> Any:
+    def _factory(self, feature: Feature[Any, Any]) -> WorkflowFactory:
         def build(*, timeout: float | None) -> OnexWorkflow:
             return feature.workflow_class(self.container, timeout=timeout)
 
@@ -382,9 +386,7 @@ class FeatureRunner:
         envelope = handler.requested(request)
         self.processed.claim(envelope.envelope_id)
         outcome = await handler.run(envelope)
-        topics = handler.feature.topics
-        topic = topics.failed if isinstance(outcome.payload, ModelFeatureFailure) else topics.completed
-        await self.container.event_bus.publish(topic, outcome)
+        await handler.publish(outcome)
         return outcome
 
     def subscribe(self, *, group: str = "features") -> None:
