@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +26,11 @@ from .rendering import SUITE_ROOT
 ENVS = SUITE_ROOT / "build" / "test-envs"
 
 
-def requirements_of(project: Path) -> list[str]:
-    """The runtime and `dev` requirements a rendered project declares."""
+def requirements_of(project: Path, *, extras: Sequence[str] = ()) -> list[str]:
+    """The runtime and `dev` requirements a rendered project declares, and those of `extras` (`postgres`)."""
     data = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-    return sorted({*data["dependencies"], *data["optional-dependencies"]["dev"]})
+    optional = data["optional-dependencies"]
+    return sorted({*data["dependencies"], *optional["dev"], *(item for extra in extras for item in optional[extra])})
 
 
 @dataclass(frozen=True)

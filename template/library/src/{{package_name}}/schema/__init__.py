@@ -1,10 +1,13 @@
 """Versioned schema files, applied in order at start by the database node.
 
-`sqlite/0001_core.sql` creates the tables the catalog's nodes write through
-intents; `sqlite/0002_records.sql` the record store of features (`onex_records`:
-JSON documents keyed by collection and key). A new version is a new file
-`<version>_<name>.sql` with the next number; applied versions are recorded in
-`onex_schema_migrations`, so applying is idempotent.
+Each backend has its folder, `sqlite/` and `postgres/`, with the same versions
+under the same names: `0001_core.sql` creates the tables the catalog's nodes
+write through intents; `0002_records.sql` the record store of features
+(`onex_records`: JSON documents keyed by collection and key);
+`0003_processed_envelopes.sql` records who handled an envelope. A new version
+is a new file `<version>_<name>.sql` with the next number, in both folders;
+applied versions are recorded in `onex_schema_migrations`, so applying is
+idempotent.
 
 `schema_files()` lists a dialect's files in order; `table_columns()` describes
 the tables they create, read from a throwaway in-memory SQLite database.
@@ -52,7 +55,7 @@ def schema_files(dialect: str = "sqlite", *, root: Traversable | None = None) ->
     """The schema files of `<root>/<dialect>/`, ordered by version; none when the folder does not exist.
 
     Args:
-        dialect: The folder of files written for one database (`sqlite`).
+        dialect: The folder of files written for one database (`sqlite`, `postgres`).
         root: The folder holding the dialect folders; by default this package.
 
     Raises:
