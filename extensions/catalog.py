@@ -112,5 +112,5 @@ def excluded_node_files(selected: list[str]) -> list[str]:
             patterns += [f"{node.module_name}.py", f"test_{node.module_name}.py"]
     if "workflow" not in selected:
         # Features run on the workflow orchestrator: without it, the library has no features package.
-        patterns += ["src/*/features/", "test_feature_runtime.py"]
+        patterns += ["src/*/features/", "test_feature_runtime.py", "test_serve.py"]
     return patterns

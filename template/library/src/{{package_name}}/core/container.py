@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import TypeVar, cast
 
@@ -20,15 +21,25 @@ ServiceT = TypeVar("ServiceT")
 
 
 def create_event_bus(settings: ModelOnexSettings) -> ProtocolEventBus:
-    """The bus that `settings.bus_url` names."""
+    """The bus that `settings.bus_url` names: `memory://`, or `kafka://...` with the `kafka` extra installed."""
     if settings.bus_url.startswith("memory://"):
         return InMemoryEventBus(
             partitions=settings.bus_partitions,
             queue_size=settings.bus_queue_size,
             max_delivery_attempts=settings.bus_max_delivery_attempts,
         )
+    if settings.bus_url.startswith("kafka://"):
+        try:
+            from .kafka_bus import KafkaEventBus  # noqa: PLC0415 - aiokafka is an optional extra
+        except ModuleNotFoundError as exc:
+            raise OnexError(
+                f"bus_url {settings.bus_url!r} needs aiokafka: install the library's `kafka` extra",
+                code=EnumCoreErrorCode.CONFIGURATION_ERROR,
+                details={"bus_url": settings.bus_url, "missing": str(exc.name)},
+            ) from exc
+        return KafkaEventBus.from_settings(settings)
     raise OnexError(
-        f"unsupported bus_url {settings.bus_url!r}; use memory://",
+        f"unsupported bus_url {settings.bus_url!r}; use memory:// or kafka://host:port",
         code=EnumCoreErrorCode.CONFIGURATION_ERROR,
         details={"bus_url": settings.bus_url},
     )
@@ -50,6 +61,7 @@ class OnexContainer(AsyncLifecycle):
         self._services: dict[type[object], object] = {}
         self._nodes: dict[type[object], AnyNode] = {}
         self._started: list[AnyNode] = []
+        self._starting: dict[type[object], asyncio.Lock] = {}
         self.health.register(
             HealthCheck(
                 "event_bus", self.event_bus.health_check, timeout_seconds=self.settings.health_check_timeout_seconds
@@ -90,9 +102,11 @@ class OnexContainer(AsyncLifecycle):
     async def start_node(self, node_class: type[NodeT]) -> NodeT:
         """The node, started; it will be shut down with the container."""
         node = self.node(node_class)
-        if node not in self._started:
-            await node.startup()
-            self._started.append(node)
+        # Tasks that ask for the same node at once wait for one start, not each start it again.
+        async with self._starting.setdefault(node_class, asyncio.Lock()):
+            if node not in self._started:
+                await node.startup()
+                self._started.append(node)
         return node
 
     async def execute_intents(self, intents: Sequence[ModelIntent]) -> list[ModelIntentResult]:

@@ -12,6 +12,16 @@ PayloadT_co = TypeVar("PayloadT_co", bound=BaseModel, covariant=True)
 NewPayloadT = TypeVar("NewPayloadT", bound=BaseModel)
 
 
+class ModelJsonPayload(BaseModel):
+    """A payload known only as JSON (read off the wire, or given to an intent): its fields kept as they came.
+
+    The one model of the library that allows extra fields: they are the payload.
+    Whoever handles it parses them into its own contract.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 

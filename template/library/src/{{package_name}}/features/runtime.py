@@ -10,12 +10,13 @@ workflow orchestrator (FSM, lifecycle events, retries) and runs requests:
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, TypeAdapter, ValidationError
@@ -29,6 +30,8 @@ from ..archetypes.orchestrators.node_workflow_orchestrator import (
 from ..core.envelope import OnexEnvelopeV1
 from ..core.errors import EnumCoreErrorCode, ModelErrorDetail, OnexError, invalid_input
 from ..core.fsm import EnumWorkflowState
+from ..core.nodes import AnyNode
+from ..core.registry import discover_nodes
 from ..core.workflow import OnexWorkflow
 
 if TYPE_CHECKING:
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -214,9 +219,11 @@ class FeatureHandler(ABC, Generic[RequestT, ResponseT]):
 
     The generated subclass builds the feature's typed events; this class does the
     rest. A request envelope delivered twice (the bus delivers at least once) is
-    run once: its id is remembered in the runner's `ProcessedEnvelopes`, unless
-    its handling failed (say, the outcome could not be published): then the
-    bus's redelivery runs it again.
+    run once: while it runs, its id is claimed in the runner's `ProcessedEnvelopes`;
+    once its outcome is published, the id is recorded in the runner's
+    `EnvelopeLedger`, where any later delivery finds it, in this process or
+    another. A delivery whose handling failed (say, the outcome could not be
+    published) leaves no trace, so the bus's redelivery runs the request again.
     """
 
     source_node: ClassVar[str] = "workflow"
@@ -269,11 +276,15 @@ class FeatureHandler(ABC, Generic[RequestT, ResponseT]):
         )
 
     async def handle(self, envelope: OnexEnvelopeV1[BaseModel]) -> None:
-        """The bus subscriber: run a new request once and publish its outcome; skip a redelivered one."""
+        """The bus subscriber: run a new request once and publish its outcome; skip one handled before."""
         if not self.runner.processed.claim(envelope.envelope_id):
             return
         try:
+            if await self.runner.ledger.handled(envelope.envelope_id):
+                _log.info("%s: request %s was handled before; skipped", self.feature.name, envelope.envelope_id)
+                return
             await self._serve(envelope)
+            await self.runner.ledger.record(envelope.envelope_id, handler=self.feature.name)
         except BaseException:
             # The bus redelivers a request whose handling failed: that delivery must run it.
             self.runner.processed.release(envelope.envelope_id)
@@ -332,6 +343,83 @@ class ProcessedEnvelopes:
         self._ids.pop(envelope_id, None)
 
 
+# The ledger's statements on `onex_processed_envelopes` (schema `0001_core.sql`, `0003_processed_envelopes.sql`).
+_SELECT_HANDLED = "SELECT envelope_id FROM onex_processed_envelopes WHERE envelope_id = ?"
+_INSERT_HANDLED = (
+    "INSERT INTO onex_processed_envelopes (envelope_id, handler, processed_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (envelope_id) DO NOTHING"
+)
+
+
+@runtime_checkable
+class ProtocolSqlNode(Protocol):
+    """What the ledger asks of the database node, which it finds by name: a library may lack it."""
+
+    async def fetch_one(self, sql: str, parameters: Sequence[str] = ()) -> Mapping[str, object] | None:
+        """The first row of a query, or None."""
+
+    async def execute(self, sql: str, parameters: Sequence[str] = ()) -> object:
+        """Run one statement."""
+
+
+class EnvelopeLedger:
+    """The durable record of handled request envelopes: `onex_processed_envelopes`, through the database node.
+
+    Every process serving from one database shares it, and it outlives them:
+    a request redelivered after a crash or a rebalance, to whichever process,
+    is found there and not run again. The id is recorded after the outcome
+    was published, so a process that dies before that leaves the request to
+    be run again by the redelivery (its steps then run a second time).
+
+    In a library without the database node the ledger records nothing, and
+    deduplication is `ProcessedEnvelopes` alone, in memory.
+    """
+
+    def __init__(self, container: OnexContainer) -> None:
+        """Record through `container`'s database node, started on first use."""
+        self.container = container
+        self._node: ProtocolSqlNode | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def durable(self) -> bool:
+        """Whether the library has a database node to record in."""
+        return _database_node_class() is not None
+
+    async def start(self) -> None:
+        """Start the database node now rather than on the first request."""
+        await self._database()
+
+    async def handled(self, envelope_id: UUID) -> bool:
+        """Whether `envelope_id` was recorded as handled."""
+        database = await self._database()
+        if database is None:
+            return False
+        return await database.fetch_one(_SELECT_HANDLED, (str(envelope_id),)) is not None
+
+    async def record(self, envelope_id: UUID, *, handler: str) -> None:
+        """Record `envelope_id` as handled by `handler` (a feature); recording it twice keeps the first."""
+        database = await self._database()
+        if database is not None:
+            now = datetime.now(UTC).isoformat()
+            await database.execute(_INSERT_HANDLED, (str(envelope_id), handler, now))
+
+    async def _database(self) -> ProtocolSqlNode | None:
+        async with self._lock:
+            node_class = _database_node_class()
+            if self._node is None and node_class is not None:
+                node = await self.container.start_node(node_class)
+                if not isinstance(node, ProtocolSqlNode):
+                    raise OnexError(f"{node_class.__name__} cannot run SQL", code=EnumCoreErrorCode.CONFIGURATION_ERROR)
+                self._node = node
+            return self._node
+
+
+def _database_node_class() -> type[AnyNode] | None:
+    """The database node of the library, if it has one."""
+    return next((node.node_class for node in discover_nodes() if node.name == "database"), None)
+
+
 class FeatureRunner:
     """Runs a library's features on one container."""
 
@@ -340,6 +428,7 @@ class FeatureRunner:
         self.container = container
         self.features = {feature.name: feature for feature in features}
         self.processed = ProcessedEnvelopes()
+        self.ledger = EnvelopeLedger(container)
         self.handlers: dict[str, FeatureHandler[Any, Any]] = {
             name: feature.handler_class(feature, self) for name, feature in self.features.items()
         }
@@ -389,7 +478,16 @@ class FeatureRunner:
         await handler.publish(outcome)
         return outcome
 
-    def subscribe(self, *, group: str = "features") -> None:
-        """Serve every feature's requested topic from the bus, in consumer group `group`."""
+    async def start(self) -> None:
+        """Start what serving needs (the workflow orchestrator, the ledger's database) before the first request."""
+        await self.orchestrator()
+        await self.ledger.start()
+
+    def subscribe(self, *, group: str | None = None) -> None:
+        """Serve every feature's requested topic from the bus, in consumer group `group` (default: the settings')."""
         for handler in self.handlers.values():
-            self.container.event_bus.subscribe(handler.feature.topics.requested, handler.handle, group=group)
+            self.container.event_bus.subscribe(
+                handler.feature.topics.requested,
+                handler.handle,
+                group=group or self.container.settings.bus_consumer_group,
+            )

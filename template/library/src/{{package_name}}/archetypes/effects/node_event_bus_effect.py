@@ -23,7 +23,7 @@ from pydantic import (
     field_validator,
 )
 
-from ...core.envelope import OnexEnvelopeV1
+from ...core.envelope import ModelJsonPayload, OnexEnvelopeV1
 from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
 from ...core.event_bus import Envelope
 from ...core.intents import ModelIntent
@@ -36,15 +36,6 @@ TOPIC_PATTERN = r"^[a-zA-Z0-9._-]+$"
 TOPIC_MAX_LENGTH = 249
 
 _TOPIC = re.compile(TOPIC_PATTERN)
-
-
-class ModelJsonPayload(BaseModel):
-    """A payload known only as JSON (from an intent): its fields are kept as they came.
-
-    The one model here that allows extra fields: they are the payload.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="allow")
 
 
 class ModelEventBusInput(BaseModel):
