@@ -23,9 +23,10 @@ DEMO = ROOT / "build" / "demo"
 
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
-    """The suite's tests: pass pytest options after `--` (e.g. `-m "not slow"`)."""
+    """The whole suite on two workers; pytest options after `--` replace the selection (`-m "not slow"`)."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
-    session.run("pytest", *session.posargs)
+    # `-m ""` selects every marker group, the gates matrix included (plain `pytest` leaves it out).
+    session.run("pytest", "-n", "2", *(session.posargs or ["-m", ""]))
 
 
 @nox.session(python="3.11")
@@ -58,7 +59,7 @@ def _copier(session: nox.Session, *args: str) -> None:
 
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
-    """Generate a library with the three example features into build/demo/, run them, then its own nox sessions."""
+    """Generate a library with the three example features into build/demo/, run them, then its nox sessions and gates."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "template"))
     shutil.rmtree(DEMO, ignore_errors=True)
     _copier(session, "--data", "project_name=ONEX Demo")
@@ -75,5 +76,7 @@ def demo(session: nox.Session) -> None:
             session.log(f"demo: {title} ({feature}); expect exit {expected}")
             session.run("onex_demo", "run", feature, "--input", json.dumps(request), success_codes=[expected])
         session.run("onex_demo", "health")
-        # The generated project's own noxfile, run by the nox running this session.
+        # The generated project's own noxfile, run by the nox running this session: lint, types, tests,
+        # then the 23 quality gates (the report lands in build/demo/build/gates/).
         session.run(sys.executable, "-m", "nox", external=True)
+        session.run(sys.executable, "-m", "nox", "-s", "gates", external=True)

@@ -50,8 +50,7 @@ import json
 import sys
 
 from onex_demo.core.container import create_event_bus
-from onex_demo.core.envelope import OnexEnvelopeV1
-from onex_demo.core.kafka_bus import ModelWirePayload
+from onex_demo.core.envelope import ModelJsonPayload, OnexEnvelopeV1
 from onex_demo.core.settings import ModelOnexSettings
 from onex_demo.features import find_feature
 
@@ -73,8 +72,8 @@ async def main() -> None:
     await bus.start()
     try:
         for feature, request in requests:
-            envelope = OnexEnvelopeV1[ModelWirePayload](
-                event_type=f"{feature}.requested", source_node="client", payload=ModelWirePayload(**request)
+            envelope = OnexEnvelopeV1[ModelJsonPayload](
+                event_type=f"{feature}.requested", source_node="client", payload=ModelJsonPayload(**request)
             )
             answers[str(envelope.envelope_id)] = asyncio.get_running_loop().create_future()
             await bus.publish(find_feature(feature).topics.requested, envelope)

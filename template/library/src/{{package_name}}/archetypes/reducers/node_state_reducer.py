@@ -5,6 +5,9 @@ entity), the requested state, and the transition table. The reducer validates
 the move with the core FSM, bumps the version, and returns the transition record
 with a `database.upsert` intent for `onex_entity_states`. Passing
 `expected_version` gives optimistic concurrency: a stale version is a CONFLICT.
+The intent is a conditional write (`version_column`): the database node
+replaces the stored row only if its version is one lower, so of two runs that
+read and fold the same version, the second gets CONFLICT instead of a lost update.
 
 The read side loads the entity: run `entity_state_query(entity_type, entity_id)`
 on the database effect and pass the rows to `entity_state_from_rows`.
@@ -196,5 +199,6 @@ def _upsert_intent(transition: ModelStateTransition) -> ModelIntent:
     return ModelIntent(
         intent_type="database.upsert",
         target=ENTITY_STATES_TABLE,
-        payload={"row": row, "key": ["entity_type", "entity_id"]},
+        # A conditional write: of two runs that fold the same version, the second gets CONFLICT.
+        payload={"row": row, "key": ["entity_type", "entity_id"], "version_column": "version"},
     )
