@@ -59,7 +59,7 @@ def _copier(session: nox.Session, *args: str) -> None:
 
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
-    """Generate a library with the three example features into build/demo/, run them, then its nox sessions and gates."""
+    """Generate a library with the example features in build/demo/, run them, then its nox sessions and gates."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "template"))
     shutil.rmtree(DEMO, ignore_errors=True)
     _copier(session, "--data", "project_name=ONEX Demo")

@@ -401,7 +401,7 @@ def _uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     return [step for step in job["steps"] if str(step.get("uses", "")).startswith(f"{action}@")]
 
 
-def test_the_ci_workflow_runs_checks_backends_gates_and_pre_commit_and_keeps_the_gate_report(full_library: Path) -> None:
+def test_the_ci_workflow_runs_checks_backends_gates_and_pre_commit_and_keeps_the_report(full_library: Path) -> None:
     workflow = _workflow(full_library)
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
     assert {"push", "pull_request", "workflow_dispatch"} <= set(triggers)
