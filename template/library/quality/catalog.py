@@ -288,18 +288,23 @@ class Catalog:
         They are the type arguments of the archetype base the class reaches, through its own
         bases too (a custom node derives from its logic class, which derives from the base).
         """
+        for current in self.lineage(info):
+            for base in ARCHETYPE_BASES.values():
+                arguments = current.generic_arguments(base)
+                if len(arguments) == len(("input", "output")):
+                    return arguments[0], arguments[1]
+        return None
+
+    def lineage(self, info: ClassInfo) -> Iterator[ClassInfo]:
+        """The class, then the project's classes it derives from, nearest first, each once."""
         todo, seen = [info], set()
         while todo:
             current = todo.pop(0)
             if current.name in seen:
                 continue
             seen.add(current.name)
-            for base in ARCHETYPE_BASES.values():
-                arguments = current.generic_arguments(base)
-                if len(arguments) == len(("input", "output")):
-                    return arguments[0], arguments[1]
+            yield current
             todo.extend(parent for base in current.bases for parent in self.classes.get(base, []))
-        return None
 
     # ------------------------------------------------------------------ topics
 

@@ -155,17 +155,11 @@ def _node_naming(project: Project, built: Catalog, node: NodeInfo) -> Iterator[F
 
 def _class_attribute(built: Catalog, info: ClassInfo, name: str) -> str | None:
     """The string literal `name` is set to in the class or the first project base that sets it."""
-    todo, seen = [info], set()
-    while todo:
-        current = todo.pop(0)
-        if current.name in seen:
-            continue
-        seen.add(current.name)
+    for current in built.lineage(info):
         for item in current.node.body:
             value = _assigned_value(item, name)
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 return value.value
-        todo.extend(parent for base in current.bases for parent in built.classes.get(base, []))
     return None
 
 
@@ -548,16 +542,10 @@ def _no_any(project: Project, info: ClassInfo) -> Iterator[Finding]:
 
 def _effective_extra(built: Catalog, info: ClassInfo) -> str | None:
     """The `extra` setting the model has: its own, else the first base of the project's that sets one."""
-    todo, seen = [info], set()
-    while todo:
-        current = todo.pop(0)
-        if current.name in seen:
-            continue
-        seen.add(current.name)
+    for current in built.lineage(info):
         own = _own_extra(current.node)
         if own is not None:
             return own
-        todo.extend(parent for base in current.bases for parent in built.classes.get(base, []))
     return None
 
 
