@@ -11,7 +11,7 @@ import sys
 import threading
 import tomllib
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -137,6 +137,20 @@ class Project:
                 tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
                 self._modules[path] = tree
             return tree
+
+    def parse_all(self) -> None:
+        """Parse every Python file of `src/`, `tests/` and `quality/` now, before the gates run in threads.
+
+        CPython's parser keeps some state per interpreter, not per thread: two threads
+        in `ast.parse` at once can fail with "AST constructor recursion depth mismatch".
+        Parsing up front also leaves each gate's time to its own checks. A file that
+        does not parse is left to the gates that read it, which report it.
+        """
+        for folder in (self.src, self.root / "tests", self.root / "quality"):
+            for path in sorted(folder.rglob("*.py")):
+                if "__pycache__" not in path.parts:
+                    with suppress(OSError, SyntaxError, UnicodeDecodeError, ValueError):
+                        self.module(path)
 
     def relative(self, path: Path) -> str:
         """`path` relative to the root, as a POSIX path (unchanged when outside the project)."""
