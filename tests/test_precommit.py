@@ -155,9 +155,9 @@ _STATUS_LINE = re.compile(r"^(?P<name>.+?)\.+(?:\([^)]*\))?(?P<status>Passed|Fai
 def run_pre_commit(library: Path, *args: str) -> tuple[int, dict[str, HookRun], str]:
     """`pre-commit run --verbose *args` in `library`: exit code, each hook's run by id, and the whole log."""
     env = {**os.environ, "PRE_COMMIT_HOME": str(PRE_COMMIT_HOME)}
-    # Under nox, UV_PROJECT_ENVIRONMENT names the session's environment, and pre-commit-uv's
-    # `uv --project … pip install` would put every hook's dependencies there instead of the hook's own.
-    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "SKIP"):
+    # Under nox, UV_PYTHON (and UV_PROJECT_ENVIRONMENT) name the session's environment, and uv, which
+    # pre-commit-uv installs hooks with, would put every hook's dependencies there instead of the hook's own.
+    for name in ("VIRTUAL_ENV", "UV_PYTHON", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "SKIP"):
         env.pop(name, None)
     result = subprocess.run(
         [sys.executable, "-m", "pre_commit", "run", "--verbose", "--color", "never", *args],
