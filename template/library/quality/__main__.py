@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     start = time.perf_counter()
     broken = "; ".join(f"quality/gates/{module}.py does not import: {error}" for module, error in IMPORT_ERRORS.items())
+    project.parse_all()  # before the gates' threads: CPython's parser is not safe in two threads at once
     results = run_gates(selected, project, jobs=args.jobs, on_result=progress, why_unregistered=broken)
     run = Run(project.name, started, round((time.perf_counter() - start) * 1000, 1), results)
 

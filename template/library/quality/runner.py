@@ -120,7 +120,6 @@ def run_gates(
         if on_result is not None:
             on_result(result)
 
-    project.parse_all()
     workers = max(1, jobs)
     with (
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate-tool") as tools,
