@@ -20,8 +20,9 @@ from typing import Any
 
 from copier.errors import UserMessageError
 from copier_template_extensions import ContextHook
-from jinja2 import Environment
+from jinja2 import Environment, pass_context
 from jinja2.ext import Extension
+from jinja2.runtime import Context
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -66,6 +67,21 @@ def copier_operation() -> str:
     return str(_main._operation.get("copy"))
 
 
+@pass_context
+def answers_path(context: Context) -> str:
+    """This render's answers file (`extensions.answers.answers_file`), from the answers in `context`.
+
+    A function of the context rather than an expression in copier.yml: Copier compiles
+    `_answers_file` again for every path it renders, and a short template compiles fast.
+    `copier update` without `-a` renders it before reading any answers: with no `kind`,
+    the library's answers file is the one meant.
+    """
+    kind = context.get("kind") or "library"
+    name = {"feature": context.get("feature_name"), "node": context.get("node_name")}.get(kind)
+    archetype = context.get("archetype") if kind == "node" else ""
+    return str(_submodule("answers").answers_file(kind, name or "", archetype or ""))
+
+
 class OnexExtension(Extension):
     """Filters and globals of copier-onex."""
 
@@ -93,7 +109,7 @@ class OnexExtension(Extension):
             onex_excluded_node_files=catalog.excluded_node_files,
             onex_licenses=answers.LICENSES,
             onex_current_year=lambda: datetime.now(UTC).year,
-            onex_answers_file=answers.answers_file,
+            onex_answers_path=answers_path,
             onex_call=pycode.call,
             onex_expression=lambda value: steps.expression(value, "value"),
             onex_copier_operation=copier_operation,

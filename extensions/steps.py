@@ -21,8 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic_core import PydanticCustomError
 
+from .migrations import OLD_MISSING_ERRORS
 from .pycode import literal as python_literal
 
 #: How a reference is read from the workflow state, and the Python type it gives.
@@ -156,8 +158,20 @@ class DatabaseGet(_Record):
     operation: Literal["get"]
     into: str
     if_missing: Literal["fail", "skip"] = "fail"
-    missing_error: Literal["not_found", "permission_denied"] = "not_found"
+    missing_error: Literal["NOT_FOUND", "PERMISSION_DENIED"] = "NOT_FOUND"
     produces: ClassVar[dict[str, str]] = {"into": "dict[str, JsonValue]"}
+
+    @field_validator("missing_error", mode="before")
+    @classmethod
+    def _error_code_name(cls, value: object) -> object:
+        """Refuse the lower-case spelling of suite versions before 0.4.0, saying what to write."""
+        if isinstance(value, str) and value in OLD_MISSING_ERRORS:
+            raise PydanticCustomError(
+                "old_spelling",
+                f"{value!r} is how copier-onex spelt it before 0.4.0: write {value.upper()} (an error code's name, "
+                "upper case like an example's error_code); `copier update` migrates the specs of existing features",
+            )
+        return value
 
 
 class DatabaseDelete(_Record):

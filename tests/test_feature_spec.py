@@ -415,6 +415,18 @@ BAD_SPECS = [
     Bad("missing setting", drop("steps.1.config.collection"), "steps.1.config.collection", "Field required"),
     Bad("bad setting value", put("steps.1.config.if_missing", "ignore"), "steps.1.config.if_missing", "'fail'"),
     Bad(
+        "missing_error spelt as before 0.4.0",
+        put("steps.1.config.missing_error", "permission_denied"),
+        "steps.1.config.missing_error",
+        "'permission_denied' is how copier-onex spelt it before 0.4.0: write PERMISSION_DENIED",
+    ),
+    Bad(
+        "missing_error of no error code",
+        put("steps.1.config.missing_error", "GONE"),
+        "steps.1.config.missing_error",
+        "'NOT_FOUND' or 'PERMISSION_DENIED'",
+    ),
+    Bad(
         "reference to no value",
         put("steps.2.config.stored_hash", "$usr.password_hash"),
         "steps.2.config.stored_hash",
@@ -849,6 +861,12 @@ COPIER_CASES = [
         "5 is above maximum 1",
     ),
     Bad("steps", put("steps.1.node", "databse"), "steps.1.node", "unknown node 'databse'"),
+    Bad(
+        "missing_error spelt as before 0.4.0",
+        put("steps.1.config.missing_error", "not_found"),
+        "steps.1.config.missing_error",
+        "write NOT_FOUND (an error code's name, upper case like an example's error_code); `copier update` migrates",
+    ),
     Bad("result", put("result.token", "$session.session_id"), "result.token", "has no property 'token'"),
     Bad("feature name taken", lambda spec: None, "feature_name", "already has a feature 'user_auth'"),
     Bad("steps as text", put("steps", "validate_input, fetch_user"), "steps", "as a list"),
