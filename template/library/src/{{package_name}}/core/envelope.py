@@ -1,4 +1,11 @@
-"""`OnexEnvelopeV1`: the frozen envelope every event travels in."""
+"""`OnexEnvelopeV1`: the frozen envelope every event travels in.
+
+Build envelopes as `OnexEnvelopeV1(payload=...)` (typed by the payload) or through a
+subclass, rather than `OnexEnvelopeV1[SomeTypeVar](...)`: pydantic keeps a parametrized
+class only while something references it, and builds it again, in milliseconds, after the
+garbage collector took it. A parametrization used over and over is kept in a module
+constant (`JsonEnvelope`).
+"""
 
 from __future__ import annotations
 
@@ -60,7 +67,7 @@ def derive_envelope(
     metadata: dict[str, str] | None = None,
 ) -> OnexEnvelopeV1[NewPayloadT]:
     """An event caused by `cause`: same correlation id, causation = cause's id."""
-    return OnexEnvelopeV1[NewPayloadT](
+    return OnexEnvelopeV1(
         correlation_id=cause.correlation_id,
         causation_id=cause.envelope_id,
         event_type=event_type,
@@ -68,3 +75,7 @@ def derive_envelope(
         payload=payload,
         metadata={**cause.metadata, **(metadata or {})},
     )
+
+
+#: An envelope whose payload is known only as JSON (read off the wire, or given to an intent).
+JsonEnvelope = OnexEnvelopeV1[ModelJsonPayload]

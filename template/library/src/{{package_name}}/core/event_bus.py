@@ -123,12 +123,19 @@ class InMemoryEventBus:
             raise OnexError(
                 "the event bus is not started", code=EnumCoreErrorCode.LIFECYCLE_ERROR, details={"topic": topic}
             )
+        groups = self._topics.get(topic)
+        if not groups:
+            return
         partition = zlib.crc32((key or envelope.key).encode()) % self._partitions
-        for group in self._topics.get(topic, {}).values():
+        for group in groups.values():
             self._unfinished += 1
             self._idle.clear()
+            queue = group.queues[partition]
             try:
-                await group.queues[partition].put(envelope)
+                if queue.full():
+                    await queue.put(envelope)
+                else:
+                    queue.put_nowait(envelope)
             except BaseException:
                 self._message_done()
                 raise
@@ -148,9 +155,11 @@ class InMemoryEventBus:
         queue = group.queues[partition]
         while True:
             envelope = await queue.get()
+            handler = group.handlers[partition % len(group.handlers)]
             try:
-                handler = group.handlers[partition % len(group.handlers)]
-                await self._deliver(topic, handler, envelope)
+                await handler(envelope)
+            except Exception as exc:  # noqa: BLE001 - a handler's failure must not stop the partition
+                await self._redeliver(topic, handler, envelope, exc)
             finally:
                 queue.task_done()
                 self._message_done()
@@ -160,9 +169,9 @@ class InMemoryEventBus:
         if not self._unfinished:
             self._idle.set()
 
-    async def _deliver(self, topic: str, handler: EnvelopeHandler, envelope: Envelope) -> None:
-        error: Exception | None = None
-        for _ in range(self._max_attempts):
+    async def _redeliver(self, topic: str, handler: EnvelopeHandler, envelope: Envelope, error: Exception) -> None:
+        """Deliver again after the first attempt failed with `error`; dead-letter when every attempt failed."""
+        for _ in range(self._max_attempts - 1):
             try:
                 await handler(envelope)
             except Exception as exc:  # noqa: BLE001 - a handler's failure must not stop the partition

@@ -31,7 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError, for_code
 from pydantic import ValidationError
 
-from .envelope import ModelJsonPayload, OnexEnvelopeV1
+from .envelope import JsonEnvelope
 from .errors import EnumCoreErrorCode, OnexError
 from .event_bus import Envelope, EnvelopeHandler, dead_letter_topic
 from .retry import RetryPolicy
@@ -70,7 +70,7 @@ def decode_envelope(value: bytes | None) -> Envelope:
     Raises:
         ValidationError: the value is not an envelope's JSON.
     """
-    envelope: Envelope = OnexEnvelopeV1[ModelJsonPayload].model_validate_json(value or b"")
+    envelope: Envelope = JsonEnvelope.model_validate_json(value or b"")
     return envelope
 
 

@@ -2,24 +2,25 @@
 
 Orchestrators coordinate LlamaIndex workflows (`llama-index-workflows`). An
 `OnexWorkflow` reaches nodes through the container, so its steps do I/O only
-through effect nodes. A run's failures come out as `OnexError` (`workflow_errors`):
-a timeout (the workflow's own, or the hard one around the wait) as TIMEOUT,
-invalid data as VALIDATION_ERROR, an invalid workflow as CONFIGURATION_ERROR,
-any other exception of a step as OPERATION_FAILED; an `OnexError` raised by a
-step comes out as it is. Cancelling the wait cancels the run (`wait_for_stop`),
-so no step keeps running. Only orchestrators import this module: importing
+through effect nodes; its steps edit the run's typed state with `edit_state`.
+A run's failures come out as `OnexError` (`workflow_errors`): a timeout (the
+workflow's own, or the hard one around the wait) as TIMEOUT, invalid data as
+VALIDATION_ERROR, an invalid workflow as CONFIGURATION_ERROR, any other
+exception of a step as OPERATION_FAILED; an `OnexError` raised by a step comes
+out as it is. Cancelling the wait cancels the run (`wait_for_stop`), so no step
+keeps running. Only orchestrators and workflows import this module: importing
 `workflows` takes about half a second.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
-from pydantic import JsonValue, ValidationError
-from workflows import Workflow
+from pydantic import BaseModel, JsonValue, ValidationError
+from workflows import Context, Workflow
 from workflows.errors import WorkflowConfigurationError, WorkflowTimeoutError, WorkflowValidationError
 from workflows.events import StartEvent, StopEvent
 from workflows.handler import WorkflowHandler
@@ -32,19 +33,37 @@ if TYPE_CHECKING:
 
 NodeT = TypeVar("NodeT", bound=AnyNode)
 StopT = TypeVar("StopT", bound=StopEvent)
+StateT = TypeVar("StateT", bound=BaseModel)
 
 
 class OnexWorkflow(Workflow):
     """A workflow whose steps reach nodes through the container (`await self.node(NodeDatabaseEffect)`)."""
 
     def __init__(self, container: OnexContainer, *, timeout: float | None = None) -> None:
-        """A fresh workflow for one run, giving up after `timeout` seconds (None: never)."""
+        """A workflow whose runs give up after `timeout` seconds (None: never)."""
         super().__init__(timeout=timeout)
         self.container = container
 
     async def node(self, node_class: type[NodeT]) -> NodeT:
         """The container's instance of `node_class`, started."""
         return await self.container.start_node(node_class)
+
+    @asynccontextmanager
+    async def edit_state(self, ctx: Context[StateT]) -> AsyncIterator[StateT]:
+        """The run's state, for one step to change; saved when the block ends, dropped when it raises.
+
+        For workflows whose steps run one after another, as a feature's do. Unlike
+        `ctx.store.edit_state()`, which deep-copies the whole state for every block so that
+        steps running at the same time keep reading the saved one, this edits a shallow copy:
+        values the block sets are saved only at its end, while a value it changes in place
+        (an item of a dict) changes at once. That is safe here: no other step of the run reads
+        the state meanwhile, and a failed step fails the attempt, whose state goes with its
+        context (a retry starts from a fresh one).
+        """
+        store = ctx.store
+        state = await store.get_state()
+        yield state
+        await store.set_state(state)
 
 
 @contextmanager

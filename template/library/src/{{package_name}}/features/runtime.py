@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 from uuid import UUID, uuid4
 
@@ -87,6 +88,9 @@ class ModelFeatureState(BaseModel):
                 current = None
             if current is None:
                 return None
+        if type(current) in _PLAIN_JSON:
+            plain: JsonValue = current
+            return plain
         if isinstance(current, SecretStr):
             return current.get_secret_value()
         if isinstance(current, BaseModel):
@@ -131,7 +135,7 @@ class ModelFeatureState(BaseModel):
 
     def envelope(self, event_type: str, payload: PayloadT) -> OnexEnvelopeV1[PayloadT]:
         """An event of this run: same correlation id, caused by the request."""
-        return OnexEnvelopeV1[PayloadT](
+        return OnexEnvelopeV1(
             correlation_id=self.correlation_id or uuid4(),
             causation_id=self.causation_id,
             event_type=event_type,
@@ -141,10 +145,13 @@ class ModelFeatureState(BaseModel):
 
 
 _JSON: TypeAdapter[JsonValue] = TypeAdapter(JsonValue)
+#: Values that are JSON as they are (their exact types: an enum member is converted).
+_PLAIN_JSON = frozenset({str, int, float, bool})
 
 T = TypeVar("T")
 
 
+@cache
 def _field_name(model: type[BaseModel], name: str) -> str | None:
     """The field of `model` that the spec calls `name` (its alias or its own name)."""
     for field_name, info in model.model_fields.items():
@@ -183,7 +190,11 @@ def utc_now() -> datetime:
 
 
 class FeatureHooks:
-    """Base of a feature's generated hooks: the user's `logic.py` subclass overrides them."""
+    """Base of a feature's generated hooks: the user's `logic.py` subclass overrides them.
+
+    One instance serves every run of the feature in the process, runs in flight together
+    included: what a run needs to remember goes in its `state`, not on `self`.
+    """
 
     def __init__(self, container: OnexContainer) -> None:
         """Hooks may use any node or service of the container."""
@@ -295,7 +306,7 @@ class FeatureHandler(ABC, Generic[RequestT, ResponseT]):
         try:
             request = self.feature.parse_request(envelope.payload.model_dump(mode="json"))
         except OnexError as error:
-            outcome: OnexEnvelopeV1[BaseModel] = OnexEnvelopeV1[BaseModel](
+            outcome: OnexEnvelopeV1[BaseModel] = OnexEnvelopeV1(
                 correlation_id=envelope.correlation_id,
                 causation_id=envelope.envelope_id,
                 event_type=f"{self.feature.name}.failed",
@@ -447,10 +458,20 @@ class FeatureRunner:
             return self._orchestrator
 
     def _factory(self, feature: Feature[Any, Any]) -> WorkflowFactory:
-        def build(*, timeout: float | None) -> OnexWorkflow:
-            return feature.workflow_class(self.container, timeout=timeout)
+        """The feature's workflow, built on its first attempt and shared by every attempt after it.
 
-        return build
+        A LlamaIndex workflow holds no run: each `run()` has its own context and so its own
+        state, built fresh, so runs in flight together and retries never see each other's values.
+        Sharing one instance spares every attempt building and validating the workflow again.
+        """
+        built: dict[float | None, OnexWorkflow] = {}
+
+        def workflow(*, timeout: float | None) -> OnexWorkflow:
+            if timeout not in built:
+                built[timeout] = feature.workflow_class(self.container, timeout=timeout)
+            return built[timeout]
+
+        return workflow
 
     def handler(self, name: str) -> FeatureHandler[Any, Any]:
         """The handler of the feature called `name`."""

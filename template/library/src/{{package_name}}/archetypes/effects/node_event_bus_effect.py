@@ -23,7 +23,7 @@ from pydantic import (
     field_validator,
 )
 
-from ...core.envelope import ModelJsonPayload, OnexEnvelopeV1
+from ...core.envelope import JsonEnvelope, OnexEnvelopeV1
 from ...core.errors import EnumCoreErrorCode, OnexError, invalid_input
 from ...core.event_bus import Envelope
 from ...core.intents import ModelIntent
@@ -55,7 +55,7 @@ class ModelEventBusInput(BaseModel):
         """Keep an envelope object as it is; read anything else as an envelope of JSON payload."""
         if isinstance(value, OnexEnvelopeV1):
             return value
-        envelope: Envelope = OnexEnvelopeV1[ModelJsonPayload].model_validate(value)
+        envelope: Envelope = JsonEnvelope.model_validate(value)
         return envelope
 
 

@@ -43,10 +43,13 @@ _JSON: TypeAdapter[JsonValue] = TypeAdapter(JsonValue)
 
 
 class WorkflowFactory(Protocol):
-    """Builds a fresh workflow for one attempt; a `Workflow` subclass is one."""
+    """Gives the workflow of one attempt: a new one (a `Workflow` subclass is such a factory), or one it keeps.
+
+    Either way the attempt runs in a context of its own, so with a fresh state.
+    """
 
     def __call__(self, *, timeout: float | None) -> Workflow:
-        """A new workflow that gives up after `timeout` seconds."""
+        """The workflow to run, giving up after `timeout` seconds."""
         ...
 
 
@@ -175,7 +178,7 @@ class NodeWorkflowOrchestrator(NodeOrchestrator[ModelWorkflowInput, ModelWorkflo
 
         Args:
             name: The `workflow_name` that runs it.
-            factory: Builds a fresh workflow per attempt, e.g. the `Workflow` subclass itself.
+            factory: Gives the workflow of each attempt, e.g. the `Workflow` subclass itself.
             timeout_seconds: Timeout of one attempt; default `settings.workflow_timeout_seconds`.
             max_attempts: Attempts of a failing run; default `settings.workflow_max_attempts`.
 
@@ -298,7 +301,7 @@ class NodeWorkflowOrchestrator(NodeOrchestrator[ModelWorkflowInput, ModelWorkflo
             self._runs.pop(request.workflow_id, None)
 
     async def _attempt(self, run: _Run) -> JsonValue:
-        """One run of a fresh workflow; every failure comes out as an `OnexError`."""
+        """One run of the workflow, in a fresh context; every failure comes out as an `OnexError`."""
         name, timeout = run.request.workflow_name, run.registration.timeout_seconds
         details: dict[str, JsonValue] = {"workflow_name": name, "attempt": run.attempts}
         with workflow_errors(name, timeout, details):
@@ -377,7 +380,7 @@ def _root_envelope(
     request: ModelWorkflowInput, event_type: str, source_node: str, payload: PayloadT
 ) -> OnexEnvelopeV1[PayloadT]:
     """The run's first event, caused by the request (if any)."""
-    return OnexEnvelopeV1[PayloadT](
+    return OnexEnvelopeV1(
         correlation_id=request.correlation_id,
         causation_id=request.causation_id,
         event_type=event_type,
