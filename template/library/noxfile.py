@@ -2,7 +2,10 @@
 # /// script
 # dependencies = ["nox>=2025.2.9"]
 # ///
-"""Developer sessions: `nox` runs lint, typecheck and tests; `nox -s gates` the 23 quality gates."""
+"""Developer sessions: `nox` runs lint, typecheck and tests; `nox -s gates` the 23 quality gates.
+
+`nox -s update` brings copier-onex's changes into the project (README: Updating).
+"""
 
 from __future__ import annotations
 
@@ -100,6 +103,20 @@ def _category_session(category: str) -> None:
 
 for _category in GATE_CATEGORIES:
     _category_session(_category)
+
+
+#: What `nox -s update` runs Copier with: the versions copier-onex is tested with (the `dev` extra pins the same).
+COPIER = ("copier==9.19.1", "copier-template-extensions==0.3.4")
+
+
+@nox.session(default=False)
+def update(session: nox.Session) -> None:
+    """Update the library, then each feature and node, from copier-onex; changes end up staged (README: Updating).
+
+    `nox -s update -- --vcs-ref v0.4.0` updates to that version instead of the latest.
+    """
+    session.install(*COPIER)
+    session.run("python", "-m", "quality.template_sync", "update", *session.posargs)
 
 
 @nox.session(venv_backend="none", default=False)

@@ -57,7 +57,9 @@ def project_files(root: Path) -> list[Path]:
         listing = subprocess.run(  # noqa: S603 - git from PATH, fixed arguments
             [git, "ls-files", "-z", "--cached"], cwd=root, capture_output=True, check=False
         )
-        names = [os.fsdecode(name) for name in listing.stdout.split(b"\0") if name] if listing.returncode == 0 else []
+        # A file with an unresolved conflict is listed once per side of it: keep one.
+        names = [os.fsdecode(name) for name in dict.fromkeys(listing.stdout.split(b"\0")) if name]
+        names = names if listing.returncode == 0 else []
         if names:
             paths = (root / name for name in names)
             return sorted(path for path in paths if path.is_file() and not path.is_symlink())

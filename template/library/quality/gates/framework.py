@@ -1,6 +1,6 @@
 """FV-002 Framework Integration: the pre-commit hooks are set up right; the project is in sync with its template.
 
-The gate has three parts (`PARTS`), each yielding findings:
+The gate has four parts (`PARTS`), each yielding findings:
 
 - The pre-commit config. `pre-commit validate-config` accepts it, and it holds every
   hook of `options.hooks`. Every repository is `local` and every Python hook pins its
@@ -12,6 +12,17 @@ The gate has three parts (`PARTS`), each yielding findings:
   which `copier update` needs. Every feature has its answers file.
 - What an unfinished `copier update` leaves: `.rej` files and conflict markers
   (`quality.leftovers`, the code of the `copier-leftovers` hook too).
+- Template updates. No answers file is behind its template's latest release
+  (`copier check-update`, through `quality.template_sync`): each one behind is named,
+  with its version, the latest, and the fix, `nox -s update`. Checking clones the
+  template, once per template version the files were rendered from, several at once.
+  A template that cannot be reached (offline, moved, no access) fails the check too:
+  a blocking gate that cannot look must not pass. Where the template is out of reach
+  on purpose (an offline CI), set `check_updates: false` in the gate's options; a
+  check that takes longer than `check_timeout_seconds` counts as out of reach. A file
+  not rendered from a tagged release of a git template (from uncommitted template
+  changes, say) has nothing to compare against and passes; `python -m
+  quality.template_sync check` names it.
 
 It does not run the hooks: ruff, mypy and the static gates are gates of their own; the
 end-of-file and trailing-whitespace hooks rewrite files, which a gate never does; and
@@ -25,6 +36,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +45,16 @@ import yaml
 from ..leftovers import find_leftovers
 from ..model import Finding, gate, load_yaml
 from ..project import Project
+from ..template_sync import CHECK_TIMEOUT, EnumSyncState, SyncError, behind
 
-__all__ = ["PARTS", "answers_files", "framework_integration", "pre_commit_config", "update_leftovers"]
+__all__ = [
+    "PARTS",
+    "answers_files",
+    "framework_integration",
+    "pre_commit_config",
+    "template_updates",
+    "update_leftovers",
+]
 
 CONFIG = ".pre-commit-config.yaml"
 ANSWERS = ".copier-answers.yml"
@@ -196,12 +216,49 @@ def update_leftovers(project: Project) -> Iterable[Finding]:
     return find_leftovers(project.root)
 
 
+def template_updates(project: Project) -> Iterator[Finding]:
+    """Answers files behind their template's latest release, and templates that cannot be reached to tell."""
+    options = project.options("FV-002")
+    if options.get("check_updates", True) is False:
+        return
+    timeout = options.get("check_timeout_seconds", CHECK_TIMEOUT)
+    try:
+        statuses = behind(project.root, timeout=float(timeout) if isinstance(timeout, int | float) else CHECK_TIMEOUT)
+    except SyncError as exc:
+        yield Finding("", None, str(exc))
+        return
+    for status in statuses:
+        if status.state is EnumSyncState.BEHIND:
+            yield Finding(
+                status.path,
+                None,
+                f"{status.label} is at template version {status.current}, and {status.latest} is out: "
+                "run `nox -s update` (then resolve any conflict it lists, and commit)",
+            )
+        elif status.state is EnumSyncState.UNREACHABLE:
+            yield Finding(
+                status.path,
+                None,
+                f"cannot check {status.label} for template updates: {status.detail}; where the template is "
+                "out of reach on purpose (offline CI), set `check_updates: false` in FV-002's options",
+            )
+
+
 #: The parts of the gate, in report order; each yields findings.
-PARTS: tuple[Callable[[Project], Iterable[Finding]], ...] = (pre_commit_config, answers_files, update_leftovers)
+PARTS: tuple[Callable[[Project], Iterable[Finding]], ...] = (
+    pre_commit_config,
+    answers_files,
+    update_leftovers,
+    template_updates,
+)
 
 
 @gate("FV-002")
 def framework_integration(project: Project) -> Iterator[Finding]:
-    """The pre-commit hooks are set up right and the project is in sync with its template."""
-    for part in PARTS:
-        yield from part(project)
+    """The pre-commit hooks are set up right and the project is in sync with its template.
+
+    The parts run at once: two wait on subprocesses (pre-commit, Copier's clones of the template).
+    """
+    with ThreadPoolExecutor(max_workers=len(PARTS), thread_name_prefix="fv-002") as pool:
+        for findings in pool.map(lambda part: list(part(project)), PARTS):
+            yield from findings
