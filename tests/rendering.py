@@ -93,3 +93,11 @@ def snapshot_suite(destination: Path, tag: str) -> Path:
     git("commit", "--quiet", "--message", f"copier-onex {tag}", cwd=destination)
     git("tag", tag, cwd=destination)
     return destination
+
+
+def release(repository: Path, tag: str, message: str) -> str:
+    """Commit every change in a suite snapshot (see `snapshot_suite`) and tag it `tag`, as a release does."""
+    git("add", "--all", cwd=repository)
+    git("commit", "--quiet", "--allow-empty", "--message", message, cwd=repository)
+    git("tag", tag, cwd=repository)
+    return f"file://{repository}"
