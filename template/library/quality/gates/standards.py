@@ -60,7 +60,7 @@ import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from ..catalog import ARCHETYPE_BASES, Catalog, ClassInfo, base_name, call_keyword, catalog, pascal
+from ..catalog import ARCHETYPE_BASES, Catalog, ClassInfo, base_name, call_keyword, catalog, child_nodes, pascal
 from ..model import Finding, gate
 from ..project import ARCHETYPE_PACKAGES, NodeInfo, Project
 from .interfaces import contract_classes
@@ -661,7 +661,7 @@ def _own_raises(body: Iterable[ast.stmt]) -> Iterator[ast.Raise]:
             continue
         if isinstance(node, ast.Raise):
             yield node
-        todo.extend(ast.iter_child_nodes(node))
+        todo.extend(child_nodes(node))
 
 
 def _reraises(handler: ast.ExceptHandler) -> bool:
