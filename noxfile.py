@@ -1,4 +1,4 @@
-"""The suite's own sessions: `tests`, `lint`, `demo`.
+"""The suite's own sessions: `tests`, `lint`, `demo`, `bench`.
 
 Run them through `python3 noxw.py -s <session>` (see README), or with nox directly.
 """
@@ -36,6 +36,13 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+
+
+@nox.session(python="3.11", default=False)
+def bench(session: nox.Session) -> None:
+    """The benchmarks (README, Performance): build/bench/results.json and results.md; options after `--`."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "bench"))
+    session.run("python", "-m", "benchmarks", *session.posargs)
 
 
 #: The demo's requests: (title, feature, request, expected exit code of `onex_demo run`).
