@@ -23,6 +23,11 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, (OSError, TimeoutError, ConnectionError))
 
 
+def is_conflict(error: BaseException) -> bool:
+    """Whether a conditional write lost to a concurrent one: reading again and retrying may succeed."""
+    return isinstance(error, OnexError) and error.code == EnumCoreErrorCode.CONFLICT
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff: `initial_delay * 2**n`, capped at `max_delay`."""
@@ -54,3 +59,9 @@ class RetryPolicy:
         raise OnexError(  # pragma: no cover - tenacity either returns or reraises
             "retry loop ended without a result", code=EnumCoreErrorCode.OPERATION_FAILED
         )
+
+
+#: For a read-fold-write whose conditional write lost to a concurrent run (`retry_if=is_conflict`):
+#: the loser stored nothing, so it reads the winner's state and folds again, soon. Each round of
+#: writers from one read has a winner, so ten attempts see ten runs at once through.
+CONFLICT_RETRY = RetryPolicy(max_attempts=10, initial_delay=0.01, max_delay=0.2)

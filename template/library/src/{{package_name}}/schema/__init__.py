@@ -4,10 +4,14 @@ Each backend has its folder, `sqlite/` and `postgres/`, with the same versions
 under the same names: `0001_core.sql` creates the tables the catalog's nodes
 write through intents; `0002_records.sql` the record store of features
 (`onex_records`: JSON documents keyed by collection and key);
-`0003_processed_envelopes.sql` records who handled an envelope. A new version
-is a new file `<version>_<name>.sql` with the next number, in both folders;
-applied versions are recorded in `onex_schema_migrations`, so applying is
-idempotent.
+`0003_processed_envelopes.sql` records who handled an envelope;
+`0004_reducer_versions.sql` gives the metrics and session tables a `version`
+column for conditional writes. A new version is a new file
+`<version>_<name>.sql` with the next number, in both folders; applied versions
+are recorded in `onex_schema_migrations`, so applying is idempotent, and a
+database made by an older library gets the files it lacks, in order, at its
+next start: a file that changes a table must keep its rows (a new column
+NOT NULL needs a default).
 
 `schema_files()` lists a dialect's files in order; `table_columns()` describes
 the tables they create, read from a throwaway in-memory SQLite database.

@@ -3,10 +3,18 @@
 The running totals come in with a batch of items (namespace, size in bytes);
 the new totals go out with one `database.upsert` intent for `onex_metrics` per
 namespace the batch touched. Aggregates (count, total, min, max) merge
-associatively, so folding batch A then batch B equals folding A + B: batches
-may be streamed in any split.
+associatively, so folding batch A then batch B gives the aggregates of folding
+A + B: batches may be streamed in any split.
 
-The read side rebuilds the state from the table: run
+Each namespace's row carries a version: 1 when first written, incremented by
+every fold that touches it. The intents are conditional writes
+(`version_column`): the database node replaces a stored row only if its version
+is one lower, so of two runs that read and fold the same version, the second
+gets CONFLICT instead of a lost update. A batch touching several namespaces
+gives one intent each, in name order; carry them out inside one
+`database.transaction()` for the batch to be written whole or not at all.
+
+The read side rebuilds the state, versions included, from the table: run
 `metrics_state_query(namespaces)` on the database effect and pass the rows to
 `metrics_state_from_rows`.
 """
@@ -15,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, NonNegativeInt, ValidationError
 
 from ...core.errors import EnumCoreErrorCode, OnexError
 from ...core.intents import ModelIntent, ModelStateQuery, unreadable_rows
@@ -72,6 +80,14 @@ class ModelMetricsState(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     namespaces: dict[str, ModelNamespaceMetrics] = Field(default_factory=dict, description="Aggregate per namespace.")
+    versions: dict[str, NonNegativeInt] = Field(
+        default_factory=dict,
+        description="The stored row's version per namespace; a namespace without one was never written (0).",
+    )
+
+    def version(self, namespace: str) -> int:
+        """The stored version of `namespace`'s row: 0 before its first write."""
+        return self.versions.get(namespace, 0)
 
 
 class ModelMetricsInput(BaseModel):
@@ -104,13 +120,18 @@ class NodeMetricsReducer(NodeReducer[ModelMetricsInput, ModelMetricsOutput]):
             batch[item.namespace] = batch.get(item.namespace, ModelNamespaceMetrics()).merge(
                 ModelNamespaceMetrics.of(item)
             )
-        previous = input_data.state.namespaces
-        merged = {name: previous.get(name, ModelNamespaceMetrics()).merge(batch[name]) for name in sorted(batch)}
+        state = input_data.state
+        merged = {
+            name: state.namespaces.get(name, ModelNamespaceMetrics()).merge(batch[name]) for name in sorted(batch)
+        }
+        versions = {name: state.version(name) + 1 for name in merged}
         updated_at = input_data.now.isoformat()
         return ModelMetricsOutput(
-            state=ModelMetricsState(namespaces={**previous, **merged}),
+            state=ModelMetricsState(namespaces={**state.namespaces, **merged}, versions={**state.versions, **versions}),
             touched=tuple(merged),
-            intents=tuple(_upsert_intent(name, metrics, updated_at) for name, metrics in merged.items()),
+            intents=tuple(
+                _upsert_intent(name, metrics, versions[name], updated_at) for name, metrics in merged.items()
+            ),
         )
 
 
@@ -132,16 +153,16 @@ def metrics_state_query(namespaces: Sequence[str]) -> ModelStateQuery:
     names = tuple(sorted(set(namespaces)))
     where = f"namespace IN ({', '.join('?' for _ in names)})" if names else "1 = 0"
     return ModelStateQuery(
-        sql=f"SELECT namespace, item_count, total_bytes, min_bytes, max_bytes FROM {METRICS_TABLE} "  # noqa: S608 - only placeholders are interpolated
+        sql=f"SELECT namespace, item_count, total_bytes, min_bytes, max_bytes, version FROM {METRICS_TABLE} "  # noqa: S608 - only placeholders are interpolated
         f"WHERE {where} ORDER BY namespace",
         parameters=names,
     )
 
 
 def metrics_state_from_rows(rows: Sequence[Mapping[str, object]]) -> ModelMetricsState:
-    """The aggregates that rows of `onex_metrics` hold: the inverse of the reducer's upsert intents.
+    """The aggregates and versions that rows of `onex_metrics` hold: the inverse of the reducer's upsert intents.
 
-    Namespaces without a row are simply absent: the reducer starts them from zero.
+    Namespaces without a row are simply absent: the reducer starts them from zero, at version 0.
 
     Raises:
         OnexError: VALIDATION_ERROR when a row lacks a column or holds a value
@@ -157,18 +178,25 @@ def metrics_state_from_rows(rows: Sequence[Mapping[str, object]]) -> ModelMetric
             }
             for row in rows
         }
-        return ModelMetricsState.model_validate({"namespaces": namespaces})
+        versions = {row["namespace"]: row["version"] for row in rows}
+        return ModelMetricsState.model_validate({"namespaces": namespaces, "versions": versions})
     except (KeyError, ValidationError) as exc:  # a missing column, a value an aggregate refuses
         raise unreadable_rows(METRICS_TABLE, "aggregates", exc) from exc
 
 
-def _upsert_intent(namespace: str, metrics: ModelNamespaceMetrics, updated_at: str) -> ModelIntent:
+def _upsert_intent(namespace: str, metrics: ModelNamespaceMetrics, version: int, updated_at: str) -> ModelIntent:
     row: dict[str, JsonValue] = {
         "namespace": namespace,
         "item_count": metrics.count,
         "total_bytes": metrics.total_bytes,
         "min_bytes": metrics.min_bytes,
         "max_bytes": metrics.max_bytes,
+        "version": version,
         "updated_at": updated_at,
     }
-    return ModelIntent(intent_type="database.upsert", target=METRICS_TABLE, payload={"row": row, "key": ["namespace"]})
+    return ModelIntent(
+        intent_type="database.upsert",
+        target=METRICS_TABLE,
+        # A conditional write: of two runs that fold the same version, the second gets CONFLICT.
+        payload={"row": row, "key": ["namespace"], "version_column": "version"},
+    )

@@ -6,6 +6,12 @@ lives `ttl_seconds` (default `settings.session_ttl_seconds`) since its last
 refresh. Status changes go through an FSM: ACTIVE -> ACTIVE (refresh), CLOSED or
 EXPIRED; a lapsed session can only be expired, and CLOSED and EXPIRED are final.
 
+A session carries a version: 1 when opened, incremented by every action. The
+intent is a conditional write (`version_column`): the database node replaces
+the stored row only if its version is one lower, so of two runs that act on
+the same version (a refresh and a close, say), the second gets CONFLICT instead
+of overwriting the first (a refresh cannot reopen a session closed meanwhile).
+
 The read side loads the current session: run `session_query(session_id)` on
 the database effect and pass the rows to `session_from_rows`.
 """
@@ -72,6 +78,11 @@ class ModelSession(BaseModel):
     created_at: AwareDatetime = Field(description="When the session was opened.")
     refreshed_at: AwareDatetime = Field(description="When the session was last opened or refreshed.")
     expires_at: AwareDatetime = Field(description="When the session lapses unless refreshed.")
+    version: int = Field(
+        default=0,
+        ge=0,
+        description="1 when opened, incremented by every action; 0 for a row stored before versions were kept.",
+    )
 
     def is_lapsed(self, now: AwareDatetime) -> bool:
         """Whether the session is past its expiry time at `now`."""
@@ -160,6 +171,7 @@ class NodeSessionReducer(NodeReducer[ModelSessionInput, ModelSessionOutput]):
             created_at=now,
             refreshed_at=now,
             expires_at=now + self._ttl(input_data),
+            version=1,
         )
 
     def _change(self, input_data: ModelSessionInput, session: ModelSession) -> tuple[ModelSession, ModelFsmTransition]:
@@ -172,7 +184,7 @@ class NodeSessionReducer(NodeReducer[ModelSessionInput, ModelSessionOutput]):
             raise _refused(session, target, f"the session lapsed at {session.expires_at.isoformat()}; expire it")
         fsm = FsmManager(SESSION_TRANSITIONS, session.status)
         transition = fsm.transition(target, reason=action.value, at=now)
-        update: dict[str, object] = {"status": fsm.state}
+        update: dict[str, object] = {"status": fsm.state, "version": session.version + 1}
         if action is EnumSessionAction.REFRESH:
             update |= {
                 "refreshed_at": now,
@@ -185,7 +197,7 @@ class NodeSessionReducer(NodeReducer[ModelSessionInput, ModelSessionOutput]):
 def session_query(session_id: str) -> ModelStateQuery:
     """The read of the stored session `session_id`: one row, or none when there is no such session."""
     return ModelStateQuery(
-        sql="SELECT session_id, subject, status, data, created_at, refreshed_at, expires_at "
+        sql="SELECT session_id, subject, status, data, created_at, refreshed_at, expires_at, version "
         "FROM onex_sessions WHERE session_id = ?",
         parameters=(session_id,),
     )
@@ -227,7 +239,11 @@ def _upsert_intent(session: ModelSession) -> ModelIntent:
         "created_at": session.created_at.isoformat(),
         "refreshed_at": session.refreshed_at.isoformat(),
         "expires_at": session.expires_at.isoformat(),
+        "version": session.version,
     }
     return ModelIntent(
-        intent_type="database.upsert", target=SESSIONS_TABLE, payload={"row": row, "key": ["session_id"]}
+        intent_type="database.upsert",
+        target=SESSIONS_TABLE,
+        # A conditional write: of two runs that act on the same version, the second gets CONFLICT.
+        payload={"row": row, "key": ["session_id"], "version_column": "version"},
     )
