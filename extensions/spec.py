@@ -294,9 +294,10 @@ def step_imports(step: StepView, view: FeatureView) -> dict[str, set[str]]:
             add("..runtime", "utc_now")
             add("secrets", "token_urlsafe")
         case "metrics_record":
-            add(step.node_module, "ModelMetricsInput", "ModelMetricsItem")
+            add(step.node_module, "ModelMetricsInput", "ModelMetricsItem", "ModelNamespaceMetrics")
             add(step.node_module, "metrics_state_from_rows", "metrics_state_query")
             add(database, "NodeDatabaseEffect")
+            add("...core.retry", "CONFLICT_RETRY", "is_conflict")
             add("..runtime", "utc_now")
         case "state_transition":
             add(step.node_module, "ModelStateInput")

@@ -200,6 +200,43 @@ def test_the_examples_run_end_to_end_from_the_cli(
     assert run("no_such_feature", {}, 2)
 
 
+#: Stamps ten files into one namespace from concurrent runs, and prints what each run and the store say.
+CONCURRENT_STAMPS = """
+import asyncio, json
+from pathlib import Path
+from onex_demo.core.container import OnexContainer
+from onex_demo.features import discover_features
+from onex_demo.features.runtime import FeatureRunner
+
+async def main() -> None:
+    files = Path(".onex/files")
+    files.mkdir(parents=True)
+    for n in range(10):
+        (files / f"f{n}.txt").write_text("x" * (n + 1))
+    async with OnexContainer() as container:
+        runner = FeatureRunner(container, discover_features())
+        runs = [runner.run("metadata_stamping", {"path": f"f{n}.txt", "namespace": "docs"}) for n in range(10)]
+        outcomes = await asyncio.gather(*runs)
+    print(json.dumps([envelope.model_dump(mode="json")["payload"] for envelope in outcomes]))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_runs_folding_one_namespace_all_count(
+    feature_library: Path, project_env: ProjectEnv, tmp_path: Path
+) -> None:
+    """Ten stamps at once into one namespace: the metrics fold's conditional write retries on CONFLICT."""
+    result = project_env.run(
+        "python", "-c", CONCURRENT_STAMPS, cwd=tmp_path, env={"PYTHONPATH": str(feature_library / "src")}
+    )
+    payloads = json.loads(result.stdout)
+    assert [payload.get("error") for payload in payloads] == [None] * 10
+    assert sorted(payload["namespace_count"] for payload in payloads) == list(range(1, 11))
+    assert max(payload["namespace_bytes"] for payload in payloads) == sum(range(1, 11))
+
+
 def test_logic_py_survives_an_update_that_changes_its_template(tmp_path: Path) -> None:
     """The user's logic.py is created once: a template change to it never reaches an existing feature."""
     v1 = snapshot_suite(tmp_path / "v1" / "suite.git", "v1.0.0")
