@@ -74,20 +74,25 @@ def git(*args: str, cwd: Path) -> str:
     return result.stdout
 
 
-def snapshot_suite(destination: Path, tag: str) -> Path:
-    """A git repository holding the suite's working tree, committed and tagged `tag`.
-
-    Tests of `file://` copies and updates consume this, as users consume a release.
-    Name `destination` `*.git`: Copier reads a `file://` URL as git only then.
-    """
+def write_working_tree(destination: Path) -> None:
+    """Write the suite's working tree into `destination`: uncommitted and untracked (not ignored) files too."""
     files = git("ls-files", "--cached", "--others", "--exclude-standard", "-z", cwd=SUITE_ROOT).split("\0")
-    destination.mkdir(parents=True)
     for name in filter(None, files):
         source = SUITE_ROOT / name
         if source.is_file():
             target = destination / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(source.read_bytes())
+
+
+def snapshot_suite(destination: Path, tag: str) -> Path:
+    """A git repository holding the suite's working tree, committed and tagged `tag`.
+
+    Tests of `file://` copies and updates consume this, as users consume a release.
+    Name `destination` `*.git`: Copier reads a `file://` URL as git only then.
+    """
+    destination.mkdir(parents=True)
+    write_working_tree(destination)
     git("init", "--quiet", "--initial-branch=main", cwd=destination)
     git("add", "--all", cwd=destination)
     git("commit", "--quiet", "--message", f"copier-onex {tag}", cwd=destination)

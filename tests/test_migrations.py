@@ -27,7 +27,7 @@ import yaml
 from extensions.custom_nodes import custom_node
 from extensions.migrations import MIGRATIONS, OLD_MISSING_ERRORS, migrate_text, migration, upper_case_missing_error
 
-from .rendering import EXAMPLES, SUITE_ROOT, git, load_spec
+from .rendering import EXAMPLES, SUITE_ROOT, git, load_spec, write_working_tree
 
 #: The releases the update tests start from: the oldest with a library, the oldest with features and nodes.
 LIBRARY_RELEASE = "v0.1.0"
@@ -294,17 +294,6 @@ def _write_release(repository: Path, tag: str) -> None:
     subprocess.run(["tar", "-x", "-C", str(repository)], input=archive.stdout, check=True)
 
 
-def _write_working_tree(repository: Path) -> None:
-    """The suite's working tree, uncommitted and untracked (not ignored) files included, like `snapshot_suite`."""
-    files = git("ls-files", "--cached", "--others", "--exclude-standard", "-z", cwd=SUITE_ROOT).split("\0")
-    for name in filter(None, files):
-        source = SUITE_ROOT / name
-        if source.is_file():
-            target = repository / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read_bytes())
-
-
 @pytest.fixture(scope="module")
 def suite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A `file://` URL of a suite repository: the old releases, then this working tree tagged as the current version."""
@@ -322,7 +311,7 @@ def suite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         _write_release(repository, tag)
         _commit_and_tag(repository, tag)
     _clear_worktree(repository)
-    _write_working_tree(repository)
+    write_working_tree(repository)
     _commit_and_tag(repository, f"v{current_version()}")
     return f"file://{repository}"
 
