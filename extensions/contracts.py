@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, NonNegativeInt, ValidationError
 
 from .naming import pascal_case
-from .pycode import literal, string
+from .pycode import LINE_LENGTH, literal, string
 
 JsonType = Literal["object", "string", "integer", "number", "boolean", "array"]
 Format = Literal["uuid", "date-time", "date", "email", "uri", "password"]
@@ -58,6 +58,18 @@ _NON_STRING_FORMATS = frozenset({"uuid", "date-time", "date"})
 
 _CONTRACT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+#: The longest name a spec may give a feature, a contract, a property, a step, a value (`into`),
+#: an example or a published event. Generated code is laid out for names up to this length
+#: (120-character lines); see docs/feature-specs.md.
+NAME_LIMIT = 48
+
+
+def length_error(name: str, what: str) -> str:
+    """Why `name` is too long for a spec's `what` (e.g. "step name"), or "" when it fits."""
+    if len(name) <= NAME_LIMIT:
+        return ""
+    return f"{what} {name!r} is {len(name)} characters long; the limit is {NAME_LIMIT}"
 
 
 class SpecError(ValueError):
@@ -117,6 +129,13 @@ class FieldView:
     def declaration(self) -> str:
         """`name: Annotation = Field(...)`, as it appears in the class body."""
         return f"{self.name}: {self.annotation} = Field({', '.join(self.arguments)})"
+
+    def opening(self, indent: int) -> str:
+        """`name: Annotation = Field(`; the annotation in parentheses on a line of its own when the line is too long."""
+        line = f"{self.name}: {self.annotation} = Field("
+        if indent + len(line) <= LINE_LENGTH:
+            return line
+        return f"{self.name}: (\n{' ' * (indent + 4)}{self.annotation}\n{' ' * indent}) = Field("
 
 
 @dataclass(frozen=True)
@@ -229,6 +248,8 @@ class _ContractCompiler:
                 raise SpecError(
                     prop_path, "a property name must start with a letter or _ and hold only letters, digits, _ and -"
                 )
+            if too_long := length_error(prop, "property name"):
+                raise SpecError(prop_path, too_long)
             name = python_name(prop)
             if name in seen:
                 raise SpecError(prop_path, f"becomes the Python name {name!r}, like property {seen[name]!r}")
@@ -432,6 +453,8 @@ def parse_contracts(raw: Any) -> ContractsView:
         path = f"contracts.{name}"
         if not isinstance(name, str) or not _CONTRACT_NAME.match(name):
             raise SpecError(path, "a contract name must be PascalCase (letters and digits, starting with a capital)")
+        if too_long := length_error(name, "contract name"):
+            raise SpecError(path, too_long)
         if not isinstance(schema, dict):
             raise SpecError(path, "a contract must be a JSON Schema object")
         try:

@@ -7,6 +7,7 @@ rendered, so the few places where a line's shape depends on its length
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 from collections import defaultdict
@@ -143,23 +144,57 @@ class Imports:
         return import_block(self.stdlib, self.third_party, self.first_party, self.local)
 
 
+#: Where a summary too long for its line may end, in order of preference: a sentence, a colon, a semicolon.
+_SUMMARY_BREAKS = (". ", ": ", "; ")
+
+
+def _summary(text: str, room: int) -> tuple[str, str]:
+    """`text` split into a summary that fits in `room` characters and the rest (capitalised), at its first break.
+
+    Without such a break, the first sentence and the rest (the summary then wraps).
+    """
+    for mark in _SUMMARY_BREAKS:
+        head, _, rest = text.partition(mark)
+        if rest and len(head) + 1 <= room:
+            return f"{head}.", rest[:1].upper() + rest[1:]
+    head, _, rest = text.partition(". ")
+    return (f"{head}." if rest else head), rest
+
+
+def _paragraph(text: str, *, indent: int) -> list[str]:
+    """The lines of a body paragraph: as written when they fit, else rewrapped."""
+    lines = [line.strip() for line in text.replace('"""', "'''").splitlines()]
+    if all(indent + len(line) <= LINE_LENGTH for line in lines):
+        return lines
+    return textwrap.wrap(" ".join(lines), LINE_LENGTH - indent)
+
+
 def docstring(text: str, *, indent: int) -> str:
-    """A docstring for `text`: one line when it fits, else a summary line, a blank line and the rest wrapped."""
-    text = " ".join(text.replace('"""', "'''").split())
+    """A docstring for `text`: one line when it fits, else a summary line, a blank line and the rest wrapped.
+
+    The summary ends at the first sentence's end, or else at the first colon or semicolon, that
+    leaves it short enough for its line. Paragraphs after a blank line in `text` follow as
+    written, or rewrapped when a line of theirs is too long.
+    """
+    first, *paragraphs = re.split(r"\n[ \t]*\n", text.strip())
+    text = " ".join(first.replace('"""', "'''").split())
     if not text.endswith((".", "!", "?")):
         text += "."
-    quote = 'r"""' if "\\" in text else '"""'  # backslashes as written (ruff's D301, W605)
-    if indent + len(text) + len(quote) + 3 <= LINE_LENGTH:
+    quote = 'r"""' if "\\" in text or any("\\" in p for p in paragraphs) else '"""'  # backslashes as written (D301)
+    if not paragraphs and indent + len(text) + len(quote) + 3 <= LINE_LENGTH:
         return f'{quote}{text}"""'
-    summary, _, rest = text.partition(". ")
-    summary += "." if rest else ""
     width = LINE_LENGTH - indent
+    if paragraphs and len(quote) + len(text) <= width:
+        summary, rest = text, ""
+    else:
+        summary, rest = _summary(text, width - len(quote))
     pad = " " * indent
     lines = textwrap.wrap(summary, width - len(quote)) or [""]
-    body = textwrap.wrap(rest, width) if rest else []
     out = f"{quote}{lines[0]}\n" + "".join(f"{pad}{line}\n" for line in lines[1:])
-    if body:
-        out += "\n" + "".join(f"{pad}{line}\n" for line in body)
+    body = [textwrap.wrap(rest, width)] if rest else []
+    body += [_paragraph(paragraph, indent=indent) for paragraph in paragraphs]
+    for paragraph in body:
+        out += "\n" + "".join(f"{pad}{line}\n" for line in paragraph)
     return out + f'{pad}"""'
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic_core import PydanticCustomError
 
 from .migrations import OLD_MISSING_ERRORS
+from .pycode import LINE_LENGTH, block, string
+from .pycode import call as layout_call
 from .pycode import literal as python_literal
 
 #: How a reference is read from the workflow state, and the Python type it gives.
@@ -379,13 +381,42 @@ def expression(value: JsonValue, kind: Kind) -> str:
     return python_literal(constant)
 
 
-def mapping_expression(values: dict[str, JsonValue], indent: int) -> str:
-    """A dict display of JSON values, each a literal or a read of the state, one per line (closing at `indent`)."""
+#: Where a step's code starts in `workflow.py`: in the step method's `async with` block.
+STEP_BODY_INDENT = 12
+
+
+def _shift(text: str, offset: int) -> str:
+    """`text` laid out `offset` columns in, with that indentation taken off its lines after the first."""
+    first, *rest = text.split("\n")
+    return "\n".join([first, *(line[offset:] for line in rest)])
+
+
+def _entry(key: str, value: JsonValue, indent: int) -> str:
+    """One `key: expression,` item of a dict display whose items start at `indent`; broken when too long."""
+    head = f"{python_literal(key)}: "
+    one_line = f"{head}{expression(value, 'value')},"
+    if indent + len(one_line) <= LINE_LENGTH:
+        return one_line
+    reference = parse_reference(value)
+    if reference is not None:
+        return layout_call(f"{head}state.value(", [python_literal(reference.state_path)], indent=indent, suffix="),")
+    constant = literal(value)
+    if isinstance(constant, str):
+        return f"{head}{string(constant, indent=indent, room=len(head) + 1)},"
+    return f"{head}{block(constant, indent=indent, room=len(head) + 1)},"
+
+
+def mapping_expression(values: Mapping[str, JsonValue], indent: int, offset: int = 0) -> str:
+    """A dict display of JSON values, each a literal or a read of the state, one per line (closing at `indent`).
+
+    `offset` is how far in the text will be indented afterwards (a step's code is indented by
+    `STEP_BODY_INDENT` in `workflow.py`): lines are laid out for their final place.
+    """
     if not values:
         return "{}"
-    inner = " " * (indent + 4)
-    items = "".join(f"{inner}{python_literal(key)}: {expression(value, 'value')},\n" for key, value in values.items())
-    return "{\n" + items + " " * indent + "}"
+    inner = " " * (indent + offset + 4)
+    items = "".join(f"{inner}{_entry(key, value, indent + offset + 4)}\n" for key, value in values.items())
+    return _shift("{\n" + items + " " * (indent + offset) + "}", offset)
 
 
 @dataclass
@@ -415,5 +446,10 @@ class StepView:
         return expression(value, self.config.reads.get(setting, "value"))
 
     def mapping(self, setting: str, indent: int) -> str:
-        """The Python dict display of a mapping setting, whose line starts at `indent` in the module."""
-        return mapping_expression(getattr(self.config, setting) or {}, indent)
+        """The Python dict display of a mapping setting, whose line starts at `indent` in the step's code."""
+        return mapping_expression(getattr(self.config, setting) or {}, indent, offset=STEP_BODY_INDENT)
+
+    def call(self, prefix: str, *arguments: str, suffix: str = ")", indent: int = 0) -> str:
+        """`prefix(arguments)` as a line of the step's code (at `indent` in it), one argument per line when too long."""
+        text = layout_call(prefix, arguments, indent=STEP_BODY_INDENT + indent, suffix=suffix)
+        return _shift(text, STEP_BODY_INDENT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from extensions import answers, catalog, naming
+from extensions import answers, catalog, naming, steps
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,29 @@ def test_several_bad_answers_are_reported_together() -> None:
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(answers.AnswersError, match="kind 'plugin'"):
         answers.answers_file("plugin")
+
+
+# ---------------------------------------------------------------- a step's code, laid out for its place
+
+
+def test_a_mapping_has_one_item_a_line() -> None:
+    assert steps.mapping_expression({"path": "$input.path", "n": 1}, 4) == (
+        '{\n        "path": state.value("request.path"),\n        "n": 1,\n    }'
+    )
+    assert steps.mapping_expression({}, 4) == "{}"
+
+
+def test_a_long_item_of_a_step_mapping_breaks_for_its_place_in_the_workflow() -> None:
+    """A step's code is indented by `STEP_BODY_INDENT` afterwards: the item that would overflow there breaks."""
+    name = "p" * 48
+    text = steps.mapping_expression({"path": "$input.path", name: f"$input.{name}"}, 4, offset=steps.STEP_BODY_INDENT)
+    placed = " " * 16 + text.replace("\n", "\n" + " " * steps.STEP_BODY_INDENT)  # as `| indent(12)` places it
+
+    assert placed.splitlines() == [
+        "                {",
+        '                    "path": state.value("request.path"),',
+        f'                    "{name}": state.value(',
+        f'                        "request.{name}",',
+        "                    ),",
+        "                }",
+    ]

@@ -23,7 +23,7 @@ from copier.errors import UserMessageError
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from extensions.catalog import node_names
-from extensions.contracts import SpecError
+from extensions.contracts import NAME_LIMIT, SpecError
 from extensions.project import ProjectState
 from extensions.spec import FeatureSpecError, FeatureView, build_feature, check_feature_spec
 
@@ -37,6 +37,10 @@ WIDE: dict[str, Any] = yaml.safe_load(
 PACKAGE = "onex_lib"
 LIBRARY = ProjectState(root=Path("/srv/onex-lib"), package_name=PACKAGE, library_nodes=tuple(node_names()))
 REQUEST = "contracts.UserAuthRequest.properties"
+#: Names one character longer than a spec may give: snake_case and PascalCase.
+TOO_LONG = "a" * NAME_LIMIT + "b"
+TOO_LONG_CONTRACT = "A" * NAME_LIMIT + "B"
+LIMIT_REASON = f"is {NAME_LIMIT + 1} characters long; the limit is {NAME_LIMIT}"
 
 
 # ---------------------------------------------------------------- changing one thing
@@ -113,6 +117,7 @@ BAD_SPECS = [
     Bad("keyword feature name", put("feature_name", "class"), "feature_name", "is a Python keyword"),
     Bad("reserved feature name", put("feature_name", "runtime"), "feature_name", "'runtime' is reserved"),
     Bad("no feature name", put("feature_name", None), "feature_name", "missing"),
+    Bad("feature name too long", put("feature_name", TOO_LONG), "feature_name", LIMIT_REASON),
     Bad(
         "feature name taken",
         lambda spec: None,
@@ -122,6 +127,18 @@ BAD_SPECS = [
     ),
     Bad("description not text", put("feature_description", ["a", "list"]), "feature_description", "must be text"),
     # --- contracts
+    Bad(
+        "contract name too long",
+        put(f"contracts.{TOO_LONG_CONTRACT}", {"type": "object", "properties": {"n": {"type": "integer"}}}),
+        f"contracts.{TOO_LONG_CONTRACT}",
+        LIMIT_REASON,
+    ),
+    Bad(
+        "property name too long",
+        put(f"{REQUEST}.{TOO_LONG}", {"type": "integer"}),
+        f"{REQUEST}.{TOO_LONG}",
+        LIMIT_REASON,
+    ),
     Bad("no contracts", put("contracts", {}), "contracts", "give at least one contract"),
     Bad("contracts not a mapping", put("contracts", ["UserAuthRequest"]), "contracts", "give at least one contract"),
     Bad(
@@ -454,6 +471,20 @@ BAD_SPECS = [
         "is a string, but this setting needs integer",
     ),
     Bad("reserved value name", put("steps.1.config.into", "request"), "steps.1.config.into", "reserved"),
+    Bad("value name too long", put("steps.1.config.into", TOO_LONG), "steps.1.config.into", LIMIT_REASON),
+    Bad("step name too long", put("steps.2.name", TOO_LONG), "steps.2.name", LIMIT_REASON),
+    Bad(
+        "event name too long",
+        put(
+            "steps.4",
+            node_step(
+                "event_bus",
+                {"operation": "publish", "event": TOO_LONG, "contract": "UserAuthRequest", "payload": {}},
+            ),
+        ),
+        "steps.4.config.event",
+        LIMIT_REASON,
+    ),
     Bad(
         "value produced twice",
         put("steps.4", node_step("database", {"operation": "get", "collection": "users", "key": "x", "into": "user"})),
@@ -526,6 +557,7 @@ BAD_SPECS = [
         "required, but no step produces a value of that name",
     ),
     # --- examples
+    Bad("example name too long", put("examples.1.name", TOO_LONG), "examples.1.name", LIMIT_REASON),
     Bad("examples not a list", put("examples", {"a": 1}), "examples", "a list of examples"),
     Bad("example expecting nonsense", put("examples.0.expect", "ok"), "examples.0.expect", "one of completed"),
     Bad(

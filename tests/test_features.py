@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from extensions.catalog import CATALOG
+from extensions.contracts import NAME_LIMIT, REF_PREFIX
+from extensions.custom_nodes import MAX_NODE_NAME_LENGTH
 from extensions.spec import build_feature
 
 from .conftest import SPECS
@@ -140,6 +142,101 @@ def test_generated_feature_tests_pass(feature_library: Path, project_env: Projec
     result = project_env.run(
         "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/features", cwd=feature_library
     )
+    assert " passed" in result.stdout
+
+
+# ---------------------------------------------------------------- names at the limits
+
+#: Values of these spec keys are settings, never names: they keep their value.
+_SETTINGS = frozenset(
+    {"node", "operation", "type", "format", "algorithm", "event", "description", "expect", "error_code"}
+)
+
+#: Of each example: the properties and the values (`into`) to stretch besides every contract, step and example name.
+LONG_NAMES = {
+    "user_auth": (("username", "session_id", "expires_at"), ("user",)),
+    "metadata_stamping": (("namespace", "size_bytes", "namespace_count"), ("totals",)),
+}
+
+
+def stretch(name: str) -> str:
+    """`name` lengthened to exactly `NAME_LIMIT` characters, in its own case."""
+    if name[:1].isupper():
+        return (name + "Stretched" * 6)[:NAME_LIMIT]
+    return (name + "_stretched" * 6)[: NAME_LIMIT - 1] + "x"
+
+
+def at_the_limits(example: str) -> dict[str, Any]:
+    """The example's spec with its names as long as a spec may give them.
+
+    The feature, every contract, step and example, and some properties and values are
+    renamed, wherever the spec refers to them; the request gains an enum and a nested
+    object, whose classes are named after the contract and the field.
+    """
+    spec = load_spec(EXAMPLES / f"{example}.yml")
+    properties, values = LONG_NAMES[example]
+    names = [*spec["contracts"], *properties, *values, *(item["name"] for item in spec["steps"] + spec["examples"])]
+    renames = {name: stretch(name) for name in names}
+
+    def rename(text: str) -> str:
+        if text.startswith(REF_PREFIX):
+            return REF_PREFIX + renames.get(text.removeprefix(REF_PREFIX), text.removeprefix(REF_PREFIX))
+        if text.startswith("$") and not text.startswith("$$"):
+            head, *path = text[1:].split(".")
+            if head == "input":  # a path into the request names its properties
+                path = [renames.get(part, part) for part in path]
+            return "$" + ".".join([renames.get(head, head), *path])
+        return renames.get(text, text)
+
+    def walk(node: Any, config: bool = False) -> Any:
+        if isinstance(node, dict):  # a step's config maps settings (kept) to values
+            return {
+                (key if config else renames.get(key, key)): (
+                    item if key in _SETTINGS and isinstance(item, str) else walk(item, config=key == "config")
+                )
+                for key, item in node.items()
+            }
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return rename(node) if isinstance(node, str) else node
+
+    long = walk(spec)
+    # Classes named after a contract and its field: an enum and a nested object, both optional.
+    request = long["contracts"][long["input"]]["properties"]
+    request[stretch("level")] = {"type": "string", "enum": ["low", "high"]}
+    request[stretch("nested")] = {"type": "object", "properties": {"note": {"type": "string"}}}
+    return {**long, "feature_name": stretch(spec["feature_name"])}
+
+
+@pytest.mark.parametrize("example", sorted(LONG_NAMES))
+def test_names_at_the_limits_are_good(example: str) -> None:
+    feature = build_feature(package_name="onex_long", **at_the_limits(example))
+
+    names = [feature.name, *feature.contracts.classes, *(step.name for step in feature.steps)]
+    names += [example.name for example in feature.examples]
+    assert {len(name) for name in names} == {NAME_LIMIT}
+    assert any(len(name) == NAME_LIMIT for name, _, _ in feature.state_fields)
+    assert any(len(name) == NAME_LIMIT for name in feature.result)
+
+
+@pytest.mark.slow
+def test_features_with_the_longest_names_are_lint_format_and_type_clean(
+    tmp_path: Path, project_env: ProjectEnv
+) -> None:
+    library = render_library(tmp_path / "onex-long", project_name="ONEX Long")
+    node = "n" * MAX_NODE_NAME_LENGTH
+    render_node(library, archetype="compute", node_name=node, node_description="Shouts.")
+    tests = []
+    for example in sorted(LONG_NAMES):
+        spec = at_the_limits(example)
+        shout = {"operation": "custom", "into": stretch(f"shouted_{example}")}  # a step of the user's, last
+        spec["steps"].append({"name": stretch("shout"), "node": f"{node}_compute", "config": shout})
+        render_feature(library, spec)
+        tests.append(f"tests/features/test_{spec['feature_name']}.py")
+    project_env.run("ruff", "check", "--no-cache", ".", cwd=library)
+    project_env.run("ruff", "format", "--no-cache", "--check", ".", cwd=library)
+    project_env.run("mypy", "--cache-dir", str(project_env.path.parent / "mypy-cache" / library.name), cwd=library)
+    result = project_env.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests, cwd=library)
     assert " passed" in result.stdout
 
 

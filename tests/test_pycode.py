@@ -126,6 +126,50 @@ def test_a_long_docstring_gets_a_summary_a_blank_line_and_a_wrapped_body() -> No
     assert all(len(line) <= LINE_LENGTH for line in lines[1:])
 
 
+@pytest.mark.parametrize(
+    ("text", "summary", "rest"),
+    [
+        ("The x feature: " + "words " * 30, '"""The x feature.', "Words words"),
+        ("Asks of your code; `Logic` overrides it " + "and more " * 20, '"""Asks of your code.', "`Logic` overrides"),
+        ("First. Second: third " + "x " * 60, '"""First.', "Second: third"),
+    ],
+)
+def test_a_long_docstring_ends_its_summary_at_the_first_sentence_colon_or_semicolon(
+    text: str, summary: str, rest: str
+) -> None:
+    lines = docstring(text, indent=4).splitlines()
+
+    assert lines[:2] == [summary, ""]
+    assert lines[2].startswith(f"    {rest}")
+    assert all(len(line) <= LINE_LENGTH for line in lines)
+
+
+def test_a_summary_too_long_for_its_sentence_breaks_at_a_colon() -> None:
+    text = "A " + "long " * 20 + "sentence: the rest. More."
+    lines = docstring(text, indent=0).splitlines()
+
+    assert lines[0] == '"""A ' + "long " * 20 + "sentence."
+    assert lines[2] == "The rest. More."
+
+
+def test_paragraphs_after_the_summary_are_kept_as_written_when_they_fit() -> None:
+    text = "The summary: short.\n\nA body line,\nand its second line.\n\nA second paragraph."
+
+    assert docstring(text, indent=0) == (
+        '"""The summary: short.\n\nA body line,\nand its second line.\n\nA second paragraph.\n"""'
+    )
+
+
+def test_a_paragraph_with_a_line_too_long_is_rewrapped() -> None:
+    long_line = "Steps: " + " -> ".join(["a_step_with_a_long_name"] * 8) + "."
+    text = f"The summary.\n\n{long_line}\nAnother line."
+    lines = docstring(text, indent=4).splitlines()
+
+    assert lines[:2] == ['"""The summary.', ""]
+    assert all(len(line) <= LINE_LENGTH for line in lines)
+    assert " ".join(line.strip() for line in lines[2:-1]) == f"{long_line} Another line."
+
+
 def test_a_docstring_with_backslashes_is_raw() -> None:
     assert docstring("Matches \\d+ in C:\\new", indent=4) == 'r"""Matches \\d+ in C:\\new."""'
 
