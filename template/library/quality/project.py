@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
+from . import template_sync
 from .model import SPEC_FILE, GateSpec, load_specs, load_yaml
 
 __all__ = ["ARCHETYPE_PACKAGES", "Archetype", "FeatureInfo", "NodeInfo", "Project"]
@@ -183,10 +184,9 @@ class Project:
 
     @cached_property
     def answers_files(self) -> list[Path]:
-        """`.copier-answers.yml` and every `.copier/*.yml`, the library's first."""
+        """The answers files in update order (`quality.template_sync.answers_files`): the library's first."""
         with self._lock:
-            files = [self.root / ".copier-answers.yml"] if (self.root / ".copier-answers.yml").is_file() else []
-            return files + sorted((self.root / ".copier").glob("*.yml"))
+            return template_sync.answers_files(self.root)
 
     @cached_property
     def nodes(self) -> list[NodeInfo]:

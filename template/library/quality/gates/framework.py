@@ -45,7 +45,7 @@ import yaml
 from ..leftovers import find_leftovers
 from ..model import Finding, gate, load_yaml
 from ..project import Project
-from ..template_sync import CHECK_TIMEOUT, EnumSyncState, SyncError, behind
+from ..template_sync import CHECK_TIMEOUT, LIBRARY_ANSWERS, EnumSyncState, SyncError, behind
 
 __all__ = [
     "PARTS",
@@ -57,7 +57,6 @@ __all__ = [
 ]
 
 CONFIG = ".pre-commit-config.yaml"
-ANSWERS = ".copier-answers.yml"
 
 #: What Copier writes in every answers file and `copier update` reads back: key, what it is, how to get it.
 ANSWERS_KEYS = {
@@ -197,8 +196,8 @@ def _answers_findings(project: Project, path: Path) -> Iterator[Finding]:
 
 def answers_files(project: Project) -> Iterator[Finding]:
     """The library and each feature or node keep well-formed answers files, so `copier update` can replay them."""
-    if not (project.root / ANSWERS).is_file():
-        yield Finding(ANSWERS, None, "missing: without it `copier update` cannot update the library")
+    if not (project.root / LIBRARY_ANSWERS).is_file():
+        yield Finding(LIBRARY_ANSWERS, None, "missing: without it `copier update` cannot update the library")
     for path in project.answers_files:
         yield from _answers_findings(project, path)
     for feature in project.features:
